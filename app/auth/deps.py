@@ -1,0 +1,81 @@
+"""Typed dependency aliases: a route loads the object, checks the policy, calls the service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.auth import policies
+from app.auth.service import user_for_token
+from app.core.db import get_sessionmaker
+from app.core.errors import NotAuthenticated
+from app.models import Job, Project, Role, Task, User
+
+
+def get_db() -> Iterator[Session]:
+    session = get_sessionmaker()()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_current_user(request: Request, session: SessionDep) -> User:
+    """Bearer token under /api, the signed session cookie on pages."""
+    if request.url.path.startswith("/api/"):
+        header = request.headers.get("authorization", "")
+        scheme, _, raw = header.partition(" ")
+        user = user_for_token(session, raw.strip()) if scheme.lower() == "bearer" and raw else None
+        if user is None:
+            raise NotAuthenticated("send a valid API token: Authorization: Bearer <token>")
+    else:
+        uid = request.session.get("uid")
+        user = session.get(User, uid) if isinstance(uid, int) else None
+        if user is None or not user.is_active:
+            request.session.clear()
+            raise NotAuthenticated("log in to continue")
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_admin(user: CurrentUser) -> User:
+    return policies.require_admin(user)
+
+
+AdminUser = Annotated[User, Depends(get_admin)]
+
+
+def ProjectAs(role: Role) -> type[Project]:  # noqa: N802 - reads like a type in signatures
+    def dependency(pid: int, user: CurrentUser, session: SessionDep) -> Project:
+        return policies.project_for(session, project_id=pid, user=user, need=role)
+
+    dependency.required_role = role  # type: ignore[attr-defined]
+    return Annotated[Project, Depends(dependency)]  # type: ignore[return-value]
+
+
+def TaskAs(role: Role) -> type[Task]:  # noqa: N802
+    def dependency(tid: int, user: CurrentUser, session: SessionDep) -> Task:
+        return policies.task_for(session, task_id=tid, user=user, need=role)
+
+    return Annotated[Task, Depends(dependency)]  # type: ignore[return-value]
+
+
+def get_job(jid: int, user: CurrentUser, session: SessionDep) -> Job:
+    return policies.job_for(session, job_id=jid, user=user)
+
+
+JobDep = Annotated[Job, Depends(get_job)]
+

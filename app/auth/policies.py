@@ -1,0 +1,66 @@
+"""Who may do what (DESIGN §3). Every route goes through these; nothing else decides access."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.errors import Forbidden, NotFound
+from app.models import Job, Member, Project, Role, Task, User
+
+ROLE_ACTIONS = {
+    Role.annotator: "annotate",
+    Role.reviewer: "see others' annotations and review",
+    Role.lead: "import, configure, pre-label and export",
+}
+
+
+def role_in(session: Session, *, project_id: int, user: User) -> Role | None:
+    if user.is_admin:
+        return Role.lead
+    role = session.scalar(select(Member.role).where(Member.project_id == project_id, Member.user_id == user.id))
+    return Role[role] if role else None
+
+
+def project_for(session: Session, *, project_id: int, user: User, need: Role) -> Project:
+    """The project if the user may act on it with `need`; 404 for non-members so existence does not leak."""
+    project = session.get(Project, project_id)
+    role = role_in(session, project_id=project_id, user=user) if project is not None else None
+    if project is None or role is None:
+        raise NotFound(f"project {project_id} not found")
+    if role < need:
+        raise Forbidden(f"you need the {need.name} role in this project to {ROLE_ACTIONS[need]}")
+    return project
+
+
+def task_for(session: Session, *, task_id: int, user: User, need: Role) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    try:
+        project_for(session, project_id=task.project_id, user=user, need=need)
+    except NotFound:
+        raise NotFound(f"task {task_id} not found") from None
+    return task
+
+
+def job_for(session: Session, *, job_id: int, user: User) -> Job:
+    """Jobs of a project are the leads' (imports, pre-labels, exports); others are the admins'."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    if user.is_admin:
+        return job
+    if job.project_id is None:
+        raise NotFound(f"job {job_id} not found")
+    try:
+        project_for(session, project_id=job.project_id, user=user, need=Role.lead)
+    except NotFound:
+        raise NotFound(f"job {job_id} not found") from None
+    return job
+
+
+def require_admin(user: User) -> User:
+    if not user.is_admin:
+        raise Forbidden("only administrators can do this")
+    return user

@@ -1,0 +1,91 @@
+"""Users, API tokens and login checks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.core.config import get_settings
+from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from app.core.security import hash_api_token, hash_password, new_api_token, verify_password
+from app.models import ApiToken, AuditEvent, LoginAttempt, User, utcnow
+
+
+def create_user(
+    session: Session, *, email: str, password: str, name: str = "", is_admin: bool = False
+) -> User:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise InvalidInput(f"'{email}' is not an e-mail address")
+    if len(password) < 8:
+        raise InvalidInput("the password must have at least 8 characters")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"a user with e-mail {email} already exists")
+    user = User(email=email, name=name or email.split("@")[0], password_hash=hash_password(password), is_admin=is_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str, client: str) -> User | None:
+    """The user if the password is right; counts failures and refuses (429) past the limit."""
+    settings = get_settings()
+    email = email.strip().lower()
+    since = utcnow() - timedelta(seconds=settings.login_window_s)
+    failures = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.created_at >= since, or_(LoginAttempt.email == email, LoginAttempt.client == client))
+    )
+    if (failures or 0) >= settings.login_max_failures:
+        raise TooManyRequests("too many failed logins; wait a few minutes and try again")
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        if user is None:
+            verify_password(None, password)
+        session.add(LoginAttempt(email=email, client=client))
+        session.flush()
+        return None
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:
+    raw = new_api_token()
+    token = ApiToken(user_id=user.id, name=name or "token", prefix=raw[:8], token_hash=hash_api_token(raw))
+    session.add(token)
+    session.flush()
+    session.add(AuditEvent(user_id=user.id, action="token.create", target_type="token", target_id=str(token.id)))
+    return token, raw
+
+
+def revoke_token(session: Session, *, user: User, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        raise NotFound("no such token")
+    token.revoked_at = utcnow()
+    session.add(AuditEvent(user_id=user.id, action="token.revoke", target_type="token", target_id=str(token_id)))
+
+
+def user_for_token(session: Session, raw: str) -> User | None:
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_api_token(raw), ApiToken.revoked_at.is_(None))
+    )
+    if token is None:
+        return None
+    now = utcnow()
+    # Write last-used at most once a minute: a busy script should not turn every read into a write.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    user = session.get(User, token.user_id)
+    return user if user is not None and user.is_active else None

@@ -1,0 +1,156 @@
+"""`preflab` command: serve, worker, migrate, create-user, create-token, import."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from sqlalchemy import select
+
+from app.core.config import get_settings
+from app.core.db import session_scope
+
+cli = typer.Typer(help="Preflab: turn LLM outputs into training data, and training data into models.",
+                  no_args_is_help=True, add_completion=False)
+console = Console()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_migrations() -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    run_migrations()
+    console.print("[green]database is at the latest schema[/green]")
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    worker: Annotated[bool, typer.Option(help="also run one Celery worker subprocess")] = True,
+    seed: Annotated[bool, typer.Option(help="seed an admin and demo projects on first start")] = True,
+) -> None:
+    """Embedded mode: migrate, seed on first start, run the web server and a worker."""
+    import uvicorn
+
+    from app.demo.seed import needs_seed, seed_demo
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.resolved_secret_key  # noqa: B018 - generate and keep it before any process reads it
+    run_migrations()
+    if seed:
+        with session_scope() as session:
+            if needs_seed(session):
+                email, password = seed_demo(session)
+                console.print(f"[bold]Created admin[/bold] {email} with password [bold]{password}[/bold] "
+                              "(shown once; change it or create your own admin with `preflab create-user`)")
+    proc = None
+    if worker:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
+             "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT,
+        )
+    console.print(f"Preflab is running at [bold]http://{host}:{port}[/bold]  (Ctrl-C stops it)")
+    try:
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(ctx: typer.Context, queues: str = "default", concurrency: int = 1) -> None:
+    """Run a Celery worker (extra arguments go to celery)."""
+    args = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
+            "--concurrency", str(concurrency), "--loglevel", "INFO", *ctx.args]
+    os.execv(sys.executable, args)
+
+
+@cli.command("create-user")
+def create_user_cmd(email: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+                    name: str = "", admin: bool = False) -> None:
+    """Create a user."""
+    from app.auth.service import create_user
+
+    with session_scope() as session:
+        user = create_user(session, email=email, password=password, name=name, is_admin=admin)
+        console.print(f"created user {user.id} {user.email}{' (admin)' if admin else ''}")
+
+
+@cli.command("create-token")
+def create_token_cmd(email: str, name: str = "cli") -> None:
+    """Create an API token for a user and print it (shown once)."""
+    from app.auth.service import create_token, get_user_by_email
+
+    with session_scope() as session:
+        user = get_user_by_email(session, email)
+        _, raw = create_token(session, user=user, name=name)
+    print(raw)
+
+
+@cli.command("import")
+def import_cmd(project: str, file: Path, mapping: Annotated[str | None, typer.Option("--map")] = None) -> None:
+    """Import tasks from FILE into PROJECT (id or name), all or nothing."""
+    from app.core.errors import ImportRejected
+    from app.imports.readers import read_rows
+    from app.imports.service import import_inline
+    from app.imports.shapes import parse_mapping
+    from app.models import AuditEvent, Project
+
+    with session_scope() as session:
+        found = session.get(Project, int(project)) if project.isdigit() else session.scalar(
+            select(Project).where(Project.name == project))
+        if found is None:
+            console.print(f"[red]no project {project!r}[/red]")
+            raise typer.Exit(2)
+        size = file.stat().st_size
+        with file.open("rb") as fh, Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(),
+                                             TimeRemainingColumn(), console=console) as progress:
+            bar = progress.add_task(f"importing {file.name}", total=size)
+
+            def rows():  # type: ignore[no-untyped-def]
+                for n, item in enumerate(read_rows(fh, filename=file.name), 1):
+                    if n % 2000 == 0:
+                        progress.update(bar, completed=fh.tell())
+                    yield item
+
+            try:
+                result = import_inline(session, project=found, raw_rows=rows(), mapping=parse_mapping(mapping))
+            except ImportRejected as exc:
+                progress.stop()
+                for e in exc.errors:
+                    console.print(f"[red]line {e['line']}[/red]: {e['message']}")
+                console.print(f"[red]{exc.message}[/red]")
+                raise typer.Exit(1) from None
+            progress.update(bar, completed=size)
+        session.add(AuditEvent(project_id=found.id, action="tasks.import", target_type="project",
+                               target_id=str(found.id), details={"imported": result.imported, "file": file.name,
+                                                                 "via": "cli"}))
+    console.print(f"imported {result.imported}, duplicates {result.duplicates}")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,36 @@
+"""First start: an admin whose password is printed once, and a demo project per kind."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.auth.service import create_user
+from app.imports.service import import_inline
+from app.models import User
+from app.projects.schemas import ProjectCreate
+from app.projects.service import create_project
+
+DEMO_DIR = Path(__file__).resolve().parent
+ADMIN_EMAIL = "admin@preflab.local"
+
+
+def needs_seed(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(User))
+
+
+def seed_demo(session: Session, *, admin_password: str | None = None) -> tuple[str, str]:
+    """Create the admin and the demo projects; returns (email, password)."""
+    password = admin_password or secrets.token_urlsafe(12)
+    admin = create_user(session, email=ADMIN_EMAIL, password=password, name="Admin", is_admin=True)
+    for spec in json.loads((DEMO_DIR / "projects.json").read_text()):
+        project = create_project(session, user=admin, data=ProjectCreate(
+            name=spec["name"], kind=spec["kind"], instructions=spec["instructions"], settings=spec["settings"]))
+        lines = (DEMO_DIR / spec["file"]).read_bytes().splitlines()
+        import_inline(session, project=project, raw_rows=((n, orjson.loads(line)) for n, line in enumerate(lines, 1)))
+    return ADMIN_EMAIL, password

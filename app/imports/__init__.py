@@ -1,0 +1,1 @@
+"""Import of tasks: file readers and the row shapes they accept."""

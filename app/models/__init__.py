@@ -1,0 +1,33 @@
+"""Every table, importable from one place (Alembic's target_metadata is Base.metadata)."""
+
+from app.models.annotation import Annotation, AnnotationRevision, Review
+from app.models.base import Base, utcnow
+from app.models.job import FINISHED, Job, JobMetric
+from app.models.project import Member, Project, ProjectKind, Role
+from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
+from app.models.task import Assignment, Suggestion, Task
+from app.models.user import ApiToken, LoginAttempt, User
+
+__all__ = [
+    "FINISHED",
+    "Annotation",
+    "AnnotationRevision",
+    "ApiToken",
+    "Assignment",
+    "AuditEvent",
+    "Base",
+    "Job",
+    "JobMetric",
+    "LoginAttempt",
+    "Member",
+    "Project",
+    "ProjectKind",
+    "Review",
+    "Role",
+    "Snapshot",
+    "Suggestion",
+    "Task",
+    "TrainedModel",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import BigIntPK, Base, CreatedMixin, IdMixin, utcnow
+
+
+class ProjectKind(enum.StrEnum):
+    pairwise = "pairwise"
+    ranking = "ranking"
+    rating = "rating"
+    sft = "sft"
+    classification = "classification"
+
+
+class Role(enum.IntEnum):
+    """Project roles, ordered: a higher role can do everything a lower one can."""
+
+    annotator = 1
+    reviewer = 2
+    lead = 3
+
+
+class Project(IdMixin, CreatedMixin, Base):
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ProjectKind] = mapped_column(Enum(ProjectKind, native_enum=False, length=20))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    llm: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_private: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    archived_at: Mapped[datetime | None]
+
+
+class Member(CreatedMixin, Base):
+    __tablename__ = "members"
+    __table_args__ = (Index("ix_members_user_id", "user_id"),)
+
+    project_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+    @property
+    def role_enum(self) -> Role:
+        return Role[self.role]

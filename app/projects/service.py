@@ -1,0 +1,155 @@
+"""Projects and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from app.core.errors import InvalidInput, NotFound
+from app.models import Annotation, AuditEvent, Member, Project, Role, Task, User, utcnow
+from app.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate, validate_settings
+
+
+def create_project(session: Session, *, data: ProjectCreate, user: User) -> Project:
+    project = Project(
+        name=data.name.strip(),
+        kind=data.kind,
+        instructions=data.instructions,
+        settings=data.settings,
+        is_private=data.is_private,
+        created_by_id=user.id,
+    )
+    session.add(project)
+    session.flush()
+    session.add(Member(project_id=project.id, user_id=user.id, role=Role.lead.name))
+    session.add(AuditEvent(user_id=user.id, project_id=project.id, action="project.create", target_type="project",
+                           target_id=str(project.id)))
+    return project
+
+
+def update_project(session: Session, *, project: Project, data: ProjectUpdate, user: User) -> Project:
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is not None:
+        project.name = changes["name"].strip()
+    if changes.get("instructions") is not None:
+        project.instructions = changes["instructions"]
+    if changes.get("settings") is not None:
+        merged = {**project.settings, **changes["settings"]}
+        project.settings = validate_settings(project.kind, {k: v for k, v in merged.items() if k != "kind"})
+    if changes.get("is_private") is not None:
+        project.is_private = changes["is_private"]
+    if changes.get("archived") is not None:
+        archive_project(session, project=project, user=user, archived=changes["archived"])
+    session.add(AuditEvent(user_id=user.id, project_id=project.id, action="project.update", target_type="project",
+                           target_id=str(project.id), details={"fields": sorted(changes)}))
+    return project
+
+
+def archive_project(session: Session, *, project: Project, user: User, archived: bool = True) -> None:
+    project.archived_at = utcnow() if archived else None
+    session.add(AuditEvent(user_id=user.id, project_id=project.id,
+                           action="project.archive" if archived else "project.unarchive",
+                           target_type="project", target_id=str(project.id)))
+
+
+def visible_projects(session: Session, *, user: User, include_archived: bool = False,
+                     cursor: int | None = None, limit: int = 50) -> list[tuple[Project, str | None]]:
+    stmt = select(Project, Member.role).outerjoin(
+        Member, (Member.project_id == Project.id) & (Member.user_id == user.id)
+    )
+    if not user.is_admin:
+        stmt = stmt.where(Member.user_id.is_not(None))
+    if not include_archived:
+        stmt = stmt.where(Project.archived_at.is_(None))
+    if cursor is not None:
+        stmt = stmt.where(Project.id > cursor)
+    rows = session.execute(stmt.order_by(Project.id).limit(limit)).all()
+    return [(p, role if role else ("lead" if user.is_admin else None)) for p, role in rows]
+
+
+def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Task, annotation and done counts for many projects in two grouped queries."""
+    counts: dict[int, dict[str, int]] = {pid: {"tasks": 0, "annotations": 0, "done": 0} for pid in project_ids}
+    if not project_ids:
+        return counts
+    rows = session.execute(
+        select(
+            Task.project_id,
+            func.count(),
+            func.sum(case((Task.status == "done", 1), else_=0)),
+            func.sum(Task.annotation_count),
+        )
+        .where(Task.project_id.in_(project_ids))
+        .group_by(Task.project_id)
+    ).all()
+    for pid, n, done, _ in rows:
+        counts[pid]["tasks"] = int(n)
+        counts[pid]["done"] = int(done or 0)
+    for pid, n in session.execute(
+        select(Annotation.project_id, func.count()).where(Annotation.project_id.in_(project_ids))
+        .group_by(Annotation.project_id)
+    ).all():
+        counts[pid]["annotations"] = int(n)
+    return counts
+
+
+def to_read(project: Project, counts: dict[str, int], role: str | None = None) -> ProjectRead:
+    tasks = counts["tasks"]
+    return ProjectRead(
+        id=project.id, name=project.name, kind=project.kind, instructions=project.instructions,
+        settings=project.settings, is_private=project.is_private, archived=project.archived_at is not None,
+        created_at=project.created_at, task_count=tasks, annotation_count=counts["annotations"],
+        done_count=counts["done"], progress=(counts["done"] / tasks) if tasks else 0.0, my_role=role,
+    )
+
+
+def read_project(session: Session, project: Project, role: str | None = None) -> ProjectRead:
+    return to_read(project, project_counts(session, [project.id])[project.id], role)
+
+
+def list_members(session: Session, *, project: Project) -> list[tuple[Member, User]]:
+    return [
+        (m, u)
+        for m, u in session.execute(
+            select(Member, User).join(User, User.id == Member.user_id)
+            .where(Member.project_id == project.id).order_by(User.email)
+        ).all()
+    ]
+
+
+def set_member(session: Session, *, project: Project, user_id: int, role: str, actor: User) -> Member:
+    if role not in Role.__members__:
+        raise InvalidInput(f"role must be one of {', '.join(Role.__members__)}")
+    if session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
+    member = session.get(Member, (project.id, user_id))
+    before = member.role if member else None
+    if member is None:
+        member = Member(project_id=project.id, user_id=user_id, role=role)
+        session.add(member)
+    else:
+        member.role = role
+    session.add(AuditEvent(user_id=actor.id, project_id=project.id, action="member.set", target_type="user",
+                           target_id=str(user_id), details={"from": before, "to": role}))
+    session.flush()
+    return member
+
+
+def remove_member(session: Session, *, project: Project, user_id: int, actor: User) -> None:
+    member = session.get(Member, (project.id, user_id))
+    if member is None:
+        raise NotFound(f"user {user_id} is not a member of this project")
+    if member.role == Role.lead.name:
+        leads = session.scalar(select(func.count()).select_from(Member).where(
+            Member.project_id == project.id, Member.role == Role.lead.name))
+        if (leads or 0) <= 1:
+            raise InvalidInput("a project keeps at least one lead; make someone else lead first")
+    session.delete(member)
+    session.add(AuditEvent(user_id=actor.id, project_id=project.id, action="member.remove", target_type="user",
+                           target_id=str(user_id), details={"role": member.role}))
+
+
+def settings_summary(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k != "kind"}

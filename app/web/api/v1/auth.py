@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from app.auth import service
+from app.auth.deps import AdminUser, CurrentUser, SessionDep
+from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead
+from app.models import ApiToken, AuditEvent, User
+from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
+
+router = APIRouter(tags=["auth"])
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
+@router.get("/tokens")
+def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenRead]:
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
+    return [TokenRead.model_validate(t) for t in tokens]
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
+    token, raw = service.create_token(session, user=user, name=body.name)
+    return TokenCreated(id=token.id, name=token.name, token=raw)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    service.revoke_token(session, user=user, token_id=token_id)
+    return Response(status_code=204)
+
+
+@router.get("/users")
+def list_users(admin: AdminUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 100) -> Page[UserRead]:
+    stmt = select(User).order_by(User.id).limit(limit)
+    if (after := parse_cursor(cursor)) is not None:
+        stmt = stmt.where(User.id > after)
+    users = list(session.scalars(stmt))
+    return Page(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor([u.id for u in users], limit))
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserRead:
+    user = service.create_user(session, email=body.email, password=body.password, name=body.name,
+                               is_admin=body.is_admin)
+    session.add(AuditEvent(user_id=admin.id, action="user.create", target_type="user", target_id=str(user.id),
+                           details={"is_admin": user.is_admin}))
+    return UserRead.model_validate(user)

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from app.auth.deps import JobDep, SessionDep
+from app.core.jobs import request_cancel
+from app.jobs.schemas import JobRead, MetricPoint
+from app.models import JobMetric
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.get("/jobs/{jid}")
+def get_job(job: JobDep) -> JobRead:
+    return JobRead.model_validate(job)
+
+
+@router.get("/jobs/{jid}/metrics")
+def job_metrics(job: JobDep, session: SessionDep) -> list[MetricPoint]:
+    rows = session.scalars(select(JobMetric).where(JobMetric.job_id == job.id).order_by(JobMetric.step, JobMetric.id))
+    return [MetricPoint(step=m.step, name=m.name, value=m.value) for m in rows]
+
+
+@router.post("/jobs/{jid}/cancel")
+def cancel_job(job: JobDep, session: SessionDep) -> JobRead:
+    return JobRead.model_validate(request_cancel(session, job))

@@ -1,0 +1,64 @@
+"""Domain errors mapped to HTTP in one place: JSON problem detail for /api, a toast for htmx,
+a login redirect or an error page otherwise."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from app.core.errors import ImportRejected, NotAuthenticated, PreflabError
+from app.web.templating import is_htmx, render
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _problem(status: int, message: str, **extra: object) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": message, **extra}, status_code=status, headers=headers)
+
+
+def _page_error(request: Request, status: int, message: str) -> Response:
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": f"/login?next={quote(target)}"})
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    if is_htmx(request):
+        return render(request, "partials/toast.html", {"message": message, "level": "error"}, status_code=status,
+                      headers={"HX-Reswap": "none"})
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PreflabError)
+    async def _domain(request: Request, exc: PreflabError) -> Response:
+        if _is_api(request):
+            if isinstance(exc, ImportRejected):
+                return _problem(exc.status_code, exc.message, errors=exc.errors, error_count=exc.total_errors)
+            return _problem(exc.status_code, exc.message, **exc.extra)
+        if isinstance(exc, NotAuthenticated):
+            return _page_error(request, 401, exc.message)
+        return _page_error(request, exc.status_code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
+        ]
+        if _is_api(request):
+            return _problem(422, "the request is not valid: " + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['message']}" for e in errors
+            ), errors=errors)
+        return _page_error(request, 422, "; ".join(e["message"] for e in errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or request.url.path.startswith("/static/"):
+            return _problem(exc.status_code, str(exc.detail))
+        return _page_error(request, exc.status_code, str(exc.detail))

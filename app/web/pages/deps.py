@@ -1,0 +1,31 @@
+"""CSRF for every page form: a token kept in the signed session, sent back as a form field or,
+for htmx, as the X-CSRF-Token header (set once on <body hx-headers>)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from app.core.errors import Forbidden
+from app.core.security import csrf_matches, new_csrf_token
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def ensure_csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = new_csrf_token()
+    return str(token)
+
+
+async def check_csrf(request: Request) -> None:
+    ensure_csrf_token(request)
+    if request.method in SAFE_METHODS:
+        return
+    given = request.headers.get("x-csrf-token")
+    if not given:
+        form = await request.form()
+        value = form.get("csrf_token")
+        given = value if isinstance(value, str) else None
+    if not csrf_matches(request.session.get("csrf"), given):
+        raise Forbidden("the form expired or came from another site; reload the page and try again")

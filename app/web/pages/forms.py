@@ -1,0 +1,43 @@
+"""Project settings <-> HTML form fields, per kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+
+from app.models import ProjectKind
+
+LIST_FIELDS = {"strength_scale", "criteria", "labels"}
+BOOL_FIELDS = {"allow_ties", "multi_label", "show_suggestions", "show_draft_diff"}
+INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max"}
+FLOAT_FIELDS = {"gold_rate"}
+CHOICE_FIELDS = {"rationale"}
+
+FIELDS_BY_KIND: dict[str, list[str]] = {
+    "pairwise": ["allow_ties", "strength_scale", "criteria", "rationale"],
+    "ranking": ["k", "allow_ties"],
+    "rating": ["scale_min", "scale_max", "criteria"],
+    "sft": ["show_draft_diff"],
+    "classification": ["labels", "multi_label"],
+}
+COMMON_FIELDS = ["overlap", "lease_minutes", "show_suggestions"]
+
+
+def settings_from_form(kind: ProjectKind | str, form: FormData) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for name in COMMON_FIELDS + FIELDS_BY_KIND[str(kind)]:
+        if name in BOOL_FIELDS:
+            settings[name] = form.get(name) in ("on", "true", "1")
+            continue
+        value = form.get(name)
+        if not isinstance(value, str):
+            continue
+        if name in LIST_FIELDS:
+            settings[name] = [line.strip() for line in value.replace(",", "\n").splitlines() if line.strip()]
+        elif name in INT_FIELDS or name in FLOAT_FIELDS:
+            if value.strip():
+                settings[name] = value.strip()  # pydantic converts and range-checks
+        elif name in CHOICE_FIELDS:
+            settings[name] = value
+    return settings

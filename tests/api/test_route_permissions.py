@@ -1,0 +1,179 @@
+"""Every route the app serves, for every kind of caller (DESIGN §3).
+
+ROUTES must name every route, so a new route fails this test until its rule is written down here.
+Expected: anonymous → 401 (API) or a redirect to /login (pages); non-member → 404; a role below the
+route's → 403; the route's role and above (and admins) → served."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.main import create_app, iter_routes
+from app.models import Role
+from tests import factories
+from tests.conftest import csrf_of, login
+
+PUBLIC, AUTH, ADMIN = "public", "authenticated", "admin"
+ANNOTATOR, REVIEWER, LEAD = Role.annotator, Role.reviewer, Role.lead
+
+
+@dataclass(frozen=True)
+class Rule:
+    need: Any
+    body: Any = None  # json for /api, form data for pages
+    files: bool = False
+
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    # public
+    ("GET", "/healthz"): Rule(PUBLIC),
+    ("GET", "/readyz"): Rule(PUBLIC),
+    ("GET", "/api/v1/openapi.json"): Rule(PUBLIC),
+    ("GET", "/api/docs"): Rule(PUBLIC),
+    ("GET", "/static"): Rule(PUBLIC),
+    ("GET", "/login"): Rule(PUBLIC),
+    ("POST", "/login"): Rule(PUBLIC),
+    ("POST", "/logout"): Rule(PUBLIC),
+    # any signed-in user
+    ("GET", "/api/v1/me"): Rule(AUTH),
+    ("GET", "/api/v1/tokens"): Rule(AUTH),
+    ("POST", "/api/v1/tokens"): Rule(AUTH, {"name": "script"}),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Rule(AUTH),
+    ("GET", "/api/v1/projects"): Rule(AUTH),
+    ("GET", "/"): Rule(AUTH),
+    ("GET", "/account"): Rule(AUTH),
+    ("POST", "/account/tokens"): Rule(AUTH, {"name": "x"}),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(AUTH, {}),
+    # admins
+    ("GET", "/api/v1/users"): Rule(ADMIN),
+    ("POST", "/api/v1/users"): Rule(ADMIN, {"email": "new@example.com", "password": "long enough pw"}),
+    ("POST", "/api/v1/projects"): Rule(ADMIN, {"name": "New", "kind": "rating"}),
+    ("GET", "/admin/users"): Rule(ADMIN),
+    ("POST", "/admin/users"): Rule(ADMIN, {"email": "new@example.com", "password": "long enough pw"}),
+    ("GET", "/projects/new"): Rule(ADMIN),
+    ("POST", "/projects/new"): Rule(ADMIN, {"name": "New", "kind": "sft"}),
+    # project roles
+    ("GET", "/api/v1/projects/{pid}"): Rule(ANNOTATOR),
+    ("PATCH", "/api/v1/projects/{pid}"): Rule(LEAD, {"name": "Renamed"}),
+    ("DELETE", "/api/v1/projects/{pid}"): Rule(LEAD),
+    ("GET", "/api/v1/projects/{pid}/members"): Rule(LEAD),
+    ("PUT", "/api/v1/projects/{pid}/members/{user_id}"): Rule(LEAD, {"role": "reviewer"}),
+    ("DELETE", "/api/v1/projects/{pid}/members/{user_id}"): Rule(LEAD),
+    ("POST", "/api/v1/projects/{pid}/imports"): Rule(LEAD, files=True),
+    ("POST", "/api/v1/projects/{pid}/tasks"): Rule(LEAD, [{"prompt": "p", "responses": ["a", "b"]}]),
+    ("GET", "/api/v1/projects/{pid}/tasks"): Rule(REVIEWER),
+    ("GET", "/api/v1/tasks/{tid}"): Rule(ANNOTATOR),
+    ("GET", "/api/v1/jobs/{jid}"): Rule(LEAD),
+    ("GET", "/api/v1/jobs/{jid}/metrics"): Rule(LEAD),
+    ("POST", "/api/v1/jobs/{jid}/cancel"): Rule(LEAD),
+    ("GET", "/projects/{pid}"): Rule(ANNOTATOR),
+    ("GET", "/projects/{pid}/tasks"): Rule(REVIEWER),
+    ("GET", "/projects/{pid}/settings"): Rule(LEAD),
+    ("POST", "/projects/{pid}/settings"): Rule(LEAD, {"name": "Renamed", "overlap": "2"}),
+    ("POST", "/projects/{pid}/archive"): Rule(LEAD, {}),
+    ("GET", "/projects/{pid}/members"): Rule(LEAD),
+    ("POST", "/projects/{pid}/members"): Rule(LEAD, {"user_id": "{other_id}", "role": "annotator"}),
+    ("POST", "/projects/{pid}/members/{user_id}/remove"): Rule(LEAD, {}),
+    ("GET", "/projects/{pid}/import"): Rule(LEAD),
+    ("POST", "/projects/{pid}/import"): Rule(LEAD, files=True),
+    ("GET", "/jobs/{jid}"): Rule(LEAD),
+    ("POST", "/jobs/{jid}/cancel"): Rule(LEAD, {}),
+}
+
+CALLERS = ["anonymous", "nonmember", "annotator", "reviewer", "lead", "admin"]
+
+
+def test_every_route_has_a_rule() -> None:
+    served = {(method, path) for method, path, _ in iter_routes(create_app().routes)}
+    assert served - set(ROUTES) == set(), "new routes need a rule in ROUTES"
+    assert set(ROUTES) - served == set(), "ROUTES names routes the app no longer serves"
+
+
+def _expected(rule: Rule, caller: str) -> str:
+    if rule.need == PUBLIC:
+        return "allowed"
+    if caller == "anonymous":
+        return "unauthenticated"
+    if rule.need == AUTH or caller == "admin":
+        return "allowed"
+    if rule.need == ADMIN:
+        return "forbidden"
+    if caller == "nonmember":
+        return "hidden"
+    return "allowed" if Role[caller] >= rule.need else "forbidden"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_permissions(route: tuple[str, str], caller: str, client: TestClient, db: Session) -> None:
+    method, template = route
+    rule = ROUTES[route]
+    users = {name: factories.make_user(db, is_admin=name == "admin") for name in CALLERS[1:]}
+    project = factories.make_project(db, lead=users["lead"])
+    for name in ("annotator", "reviewer"):
+        factories.add_member(db, project, users[name], Role[name])
+    other = factories.make_user(db)
+    factories.add_member(db, project, other, Role.annotator)  # the member that member routes change
+    outsider = factories.make_user(db)
+    task = factories.make_tasks(db, project, 1)[0]
+    job = factories.make_job(db, project, users["lead"])
+    me = users.get(caller)
+    token_owner = me or users["lead"]
+    from app.auth.service import create_token
+
+    token, _ = create_token(db, user=token_owner, name="t")
+    values = {"pid": project.id, "tid": task.id, "jid": job.id, "user_id": other.id, "token_id": token.id,
+              "other_id": outsider.id}
+    path = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
+    is_api = path.startswith("/api/")
+
+    headers: dict[str, str] = {}
+    csrf = ""
+    if me is not None:
+        if is_api:
+            headers["Authorization"] = f"Bearer {factories.make_token(db, me)}"
+        else:
+            csrf = login(client, me.email)
+    elif not is_api:
+        csrf = csrf_of(client)
+
+    kwargs: dict[str, Any] = {"headers": headers}
+    if rule.files:
+        kwargs["files"] = {"file": ("t.jsonl", b'{"prompt": "q", "responses": ["a", "b"]}\n')}
+        if not is_api:
+            kwargs["data"] = {"csrf_token": csrf}
+    elif method in ("POST", "PUT", "PATCH"):
+        body = rule.body if rule.body is not None else {}
+        if is_api:
+            kwargs["json"] = body
+        else:
+            form = {k: str(v).format(**values) for k, v in body.items()}
+            if template == "/login":
+                form = {"email": users["lead"].email, "password": factories.PASSWORD}
+            kwargs["data"] = {**form, "csrf_token": csrf}
+    if path == "/static":
+        path = "/static/app.css"
+
+    response = client.request(method, path, **kwargs)
+    expected = _expected(rule, caller)
+    status = response.status_code
+    detail = f"{method} {path} as {caller}: {status} {response.text[:300]}"
+    if expected == "unauthenticated":
+        if is_api:
+            assert status == 401, detail
+        else:
+            assert status == 303 and response.headers["location"].startswith("/login"), detail
+    elif expected == "hidden":
+        assert status == 404, detail
+    elif expected == "forbidden":
+        assert status == 403, detail
+    else:
+        assert status < 400, detail
+        if not is_api and status == 303 and template != "/logout":  # logging out lands on /login
+            assert not response.headers["location"].startswith("/login"), detail

@@ -1,0 +1,77 @@
+"""Factories for test data. Users share one precomputed password hash: Argon2 is slow on purpose."""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.core.security import hash_password
+from app.imports.service import TaskWriter
+from app.imports.shapes import normalize_row
+from app.models import ApiToken, Job, Member, Project, ProjectKind, Role, Task, User
+from app.projects.schemas import validate_settings
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+@lru_cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def make_user(session: Session, *, email: str | None = None, is_admin: bool = False, name: str = "") -> User:
+    n = next(_seq)
+    user = User(email=email or f"user{n}@example.test", name=name or f"User {n}", password_hash=_password_hash(),
+                is_admin=is_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def make_token(session: Session, user: User) -> str:
+    from app.auth.service import create_token
+
+    _, raw = create_token(session, user=user, name="test")
+    return raw
+
+
+def make_project(session: Session, *, kind: str = "pairwise", lead: User | None = None,
+                 settings: dict[str, Any] | None = None, name: str | None = None) -> Project:
+    project = Project(name=name or f"Project {next(_seq)}", kind=ProjectKind(kind),
+                      settings=validate_settings(kind, settings or {}), instructions="Judge **carefully**.")
+    session.add(project)
+    session.flush()
+    if lead is not None:
+        add_member(session, project, lead, Role.lead)
+    return project
+
+
+def add_member(session: Session, project: Project, user: User, role: Role) -> Member:
+    member = Member(project_id=project.id, user_id=user.id, role=role.name)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def make_tasks(session: Session, project: Project, n: int = 3) -> list[Task]:
+    rows = [normalize_row({"external_id": f"t-{project.id}-{i}", "prompt": f"Question {i}?",
+                           "responses": [f"Answer A{i}", f"Answer B{i}"]}) for i in range(n)]
+    TaskWriter(session, project_id=project.id).write(rows)
+    from sqlalchemy import select
+
+    return list(session.scalars(select(Task).where(Task.project_id == project.id).order_by(Task.id)))
+
+
+def make_job(session: Session, project: Project | None, user: User | None, kind: str = "import") -> Job:
+    job = Job(kind=kind, project_id=project.id if project else None, created_by_id=user.id if user else None,
+              status="queued", params={})
+    session.add(job)
+    session.flush()
+    return job
+
+
+__all__ = ["PASSWORD", "ApiToken", "add_member", "make_job", "make_project", "make_tasks", "make_token", "make_user"]

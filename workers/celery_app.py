@@ -1,0 +1,30 @@
+"""The Celery application: queues "default" (imports, exports, pre-labeling, scoring) and "gpu" (training).
+No result backend: every task records its outcome on its Job row."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from app.core.config import get_settings
+
+settings = get_settings()
+
+celery = Celery("preflab", broker=settings.resolved_broker_url, include=["workers.tasks.imports"])
+celery.conf.update(
+    task_ignore_result=True,
+    task_acks_late=True,  # a task whose worker dies is delivered again; tasks are idempotent
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="default",
+    task_queues=(Queue("default"), Queue("gpu")),
+    broker_connection_retry_on_startup=True,
+    # Longer than any training run, so a long job is not handed to a second worker while it runs.
+    broker_transport_options={"visibility_timeout": 7 * 24 * 3600},
+    worker_hijack_root_logger=False,
+)
+if settings.resolved_broker_url.startswith("sqla+"):
+    # The embedded SQLite transport is polled; a short interval keeps small jobs snappy.
+    celery.conf.broker_transport_options["polling_interval"] = 0.5
+
+app = celery  # `celery -A workers.celery_app worker` finds it under either name
