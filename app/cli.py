@@ -17,8 +17,11 @@ from sqlalchemy import select
 from app.core.config import get_settings
 from app.core.db import session_scope
 
-cli = typer.Typer(help="Preflab: turn LLM outputs into training data, and training data into models.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="Preflab: turn LLM outputs into training data, and training data into models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,13 +63,30 @@ def serve(
         with session_scope() as session:
             if needs_seed(session):
                 email, password = seed_demo(session)
-                console.print(f"[bold]Created admin[/bold] {email} with password [bold]{password}[/bold] "
-                              "(shown once; change it or create your own admin with `preflab create-user`)")
+                console.print(
+                    f"[bold]Created admin[/bold] {email} with password [bold]{password}[/bold] "
+                    "(shown once; change it or create your own admin with `preflab create-user`)"
+                )
     proc = None
     if worker:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", "default,gpu",
-             "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "-Q",
+                "default,gpu",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
             cwd=ROOT,
         )
     console.print(f"Preflab is running at [bold]http://{host}:{port}[/bold]  (Ctrl-C stops it)")
@@ -84,14 +104,31 @@ def serve(
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context, queues: str = "default", concurrency: int = 1) -> None:
     """Run a Celery worker (extra arguments go to celery)."""
-    args = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "-Q", queues,
-            "--concurrency", str(concurrency), "--loglevel", "INFO", *ctx.args]
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        *ctx.args,
+    ]
     os.execv(sys.executable, args)
 
 
 @cli.command("create-user")
-def create_user_cmd(email: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
-                    name: str = "", admin: bool = False) -> None:
+def create_user_cmd(
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    name: str = "",
+    admin: bool = False,
+) -> None:
     """Create a user."""
     from app.auth.service import create_user
 
@@ -112,7 +149,9 @@ def create_token_cmd(email: str, name: str = "cli") -> None:
 
 
 @cli.command("import")
-def import_cmd(project: str, file: Path, mapping: Annotated[str | None, typer.Option("--map")] = None) -> None:
+def import_cmd(
+    project: str, file: Path, mapping: Annotated[str | None, typer.Option("--map")] = None
+) -> None:
     """Import tasks from FILE into PROJECT (id or name), all or nothing."""
     from app.core.errors import ImportRejected
     from app.imports.readers import read_rows
@@ -121,24 +160,37 @@ def import_cmd(project: str, file: Path, mapping: Annotated[str | None, typer.Op
     from app.models import AuditEvent, Project
 
     with session_scope() as session:
-        found = session.get(Project, int(project)) if project.isdigit() else session.scalar(
-            select(Project).where(Project.name == project))
+        found = (
+            session.get(Project, int(project))
+            if project.isdigit()
+            else session.scalar(select(Project).where(Project.name == project))
+        )
         if found is None:
             console.print(f"[red]no project {project!r}[/red]")
             raise typer.Exit(2)
         size = file.stat().st_size
-        with file.open("rb") as fh, Progress(TextColumn("{task.description}"), BarColumn(), TransferSpeedColumn(),
-                                             TimeRemainingColumn(), console=console) as progress:
+        with (
+            file.open("rb") as fh,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as progress,
+        ):
             bar = progress.add_task(f"importing {file.name}", total=size)
 
-            def rows():  # type: ignore[no-untyped-def]
+            def rows():
                 for n, item in enumerate(read_rows(fh, filename=file.name), 1):
                     if n % 2000 == 0:
                         progress.update(bar, completed=fh.tell())
                     yield item
 
             try:
-                result = import_inline(session, project=found, raw_rows=rows(), mapping=parse_mapping(mapping))
+                result = import_inline(
+                    session, project=found, raw_rows=rows(), mapping=parse_mapping(mapping)
+                )
             except ImportRejected as exc:
                 progress.stop()
                 for e in exc.errors:
@@ -146,11 +198,21 @@ def import_cmd(project: str, file: Path, mapping: Annotated[str | None, typer.Op
                 console.print(f"[red]{exc.message}[/red]")
                 raise typer.Exit(1) from None
             progress.update(bar, completed=size)
-        session.add(AuditEvent(project_id=found.id, action="tasks.import", target_type="project",
-                               target_id=str(found.id), details={"imported": result.imported, "file": file.name,
-                                                                 "via": "cli"}))
+        session.add(
+            AuditEvent(
+                project_id=found.id,
+                action="tasks.import",
+                target_type="project",
+                target_id=str(found.id),
+                details={"imported": result.imported, "file": file.name, "via": "cli"},
+            )
+        )
     console.print(f"imported {result.imported}, duplicates {result.duplicates}")
 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -27,9 +27,14 @@ VERSION = "0.1.0"
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="Preflab", version=VERSION, docs_url="/api/docs", openapi_url="/api/v1/openapi.json",
-                  swagger_ui_oauth2_redirect_url=None,
-                  redoc_url=None)
+    app = FastAPI(
+        title="Preflab",
+        version=VERSION,
+        docs_url="/api/docs",
+        openapi_url="/api/v1/openapi.json",
+        swagger_ui_oauth2_redirect_url=None,
+        redoc_url=None,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key,

@@ -24,8 +24,9 @@ os.environ["PREFLAB_BROKER_URL"] = REDIS_URL
 os.environ["PREFLAB_SECRET_KEY"] = "test-secret-key"
 os.environ["PREFLAB_IMPORT_INLINE_MAX_BYTES"] = str(256 * 1024)  # small, so tests reach the job path cheaply
 if BACKEND == "postgresql":
-    os.environ["PREFLAB_DATABASE_URL"] = PG_ADMIN_URL.rsplit("/", 1)[0].replace(
-        "postgresql://", "postgresql+psycopg://") + f"/{PG_DB}"
+    os.environ["PREFLAB_DATABASE_URL"] = (
+        PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{PG_DB}"
+    )
 elif BACKEND == "sqlite":
     os.environ["PREFLAB_DATABASE_URL"] = f"sqlite:///{_DATA_DIR / 'test.db'}"
 else:
@@ -140,8 +141,9 @@ def csrf_of(client: TestClient) -> str:
 
 def login(client: TestClient, email: str, password: str = factories.PASSWORD) -> str:
     """Log in through the form; returns the session's CSRF token for later form posts."""
-    response = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(client),
-                                           "next": "/"})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_of(client), "next": "/"}
+    )
     assert response.status_code == 303, response.text
     account = client.get("/account")
     match = CSRF_RE.search(account.text)

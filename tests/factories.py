@@ -25,8 +25,12 @@ def _password_hash() -> str:
 
 def make_user(session: Session, *, email: str | None = None, is_admin: bool = False, name: str = "") -> User:
     n = next(_seq)
-    user = User(email=email or f"user{n}@example.test", name=name or f"User {n}", password_hash=_password_hash(),
-                is_admin=is_admin)
+    user = User(
+        email=email or f"user{n}@example.test",
+        name=name or f"User {n}",
+        password_hash=_password_hash(),
+        is_admin=is_admin,
+    )
     session.add(user)
     session.flush()
     return user
@@ -39,10 +43,20 @@ def make_token(session: Session, user: User) -> str:
     return raw
 
 
-def make_project(session: Session, *, kind: str = "pairwise", lead: User | None = None,
-                 settings: dict[str, Any] | None = None, name: str | None = None) -> Project:
-    project = Project(name=name or f"Project {next(_seq)}", kind=ProjectKind(kind),
-                      settings=validate_settings(kind, settings or {}), instructions="Judge **carefully**.")
+def make_project(
+    session: Session,
+    *,
+    kind: str = "pairwise",
+    lead: User | None = None,
+    settings: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Project:
+    project = Project(
+        name=name or f"Project {next(_seq)}",
+        kind=ProjectKind(kind),
+        settings=validate_settings(kind, settings or {}),
+        instructions="Judge **carefully**.",
+    )
     session.add(project)
     session.flush()
     if lead is not None:
@@ -58,8 +72,16 @@ def add_member(session: Session, project: Project, user: User, role: Role) -> Me
 
 
 def make_tasks(session: Session, project: Project, n: int = 3) -> list[Task]:
-    rows = [normalize_row({"external_id": f"t-{project.id}-{i}", "prompt": f"Question {i}?",
-                           "responses": [f"Answer A{i}", f"Answer B{i}"]}) for i in range(n)]
+    rows = [
+        normalize_row(
+            {
+                "external_id": f"t-{project.id}-{i}",
+                "prompt": f"Question {i}?",
+                "responses": [f"Answer A{i}", f"Answer B{i}"],
+            }
+        )
+        for i in range(n)
+    ]
     TaskWriter(session, project_id=project.id).write(rows)
     from sqlalchemy import select
 
@@ -67,11 +89,25 @@ def make_tasks(session: Session, project: Project, n: int = 3) -> list[Task]:
 
 
 def make_job(session: Session, project: Project | None, user: User | None, kind: str = "import") -> Job:
-    job = Job(kind=kind, project_id=project.id if project else None, created_by_id=user.id if user else None,
-              status="queued", params={})
+    job = Job(
+        kind=kind,
+        project_id=project.id if project else None,
+        created_by_id=user.id if user else None,
+        status="queued",
+        params={},
+    )
     session.add(job)
     session.flush()
     return job
 
 
-__all__ = ["PASSWORD", "ApiToken", "add_member", "make_job", "make_project", "make_tasks", "make_token", "make_user"]
+__all__ = [
+    "PASSWORD",
+    "ApiToken",
+    "add_member",
+    "make_job",
+    "make_project",
+    "make_tasks",
+    "make_token",
+    "make_user",
+]

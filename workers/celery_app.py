@@ -19,12 +19,11 @@ celery.conf.update(
     task_default_queue="default",
     task_queues=(Queue("default"), Queue("gpu")),
     broker_connection_retry_on_startup=True,
-    # Longer than any training run, so a long job is not handed to a second worker while it runs.
-    broker_transport_options={"visibility_timeout": 7 * 24 * 3600},
     worker_hijack_root_logger=False,
 )
-if settings.resolved_broker_url.startswith("sqla+"):
-    # The embedded SQLite transport is polled; a short interval keeps small jobs snappy.
-    celery.conf.broker_transport_options["polling_interval"] = 0.5
+if not settings.resolved_broker_url.startswith("sqla+"):
+    # Longer than any training run, so a long job is not handed to a second worker while it runs.
+    # (The embedded SQLAlchemy transport passes these options to create_engine, so it gets none.)
+    celery.conf.broker_transport_options = {"visibility_timeout": 7 * 24 * 3600}
 
 app = celery  # `celery -A workers.celery_app worker` finds it under either name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -58,19 +58,25 @@ def get_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin)]
 
 
-def ProjectAs(role: Role) -> type[Project]:  # noqa: N802 - reads like a type in signatures
+def _project_as(role: Role) -> Callable[..., Project]:
     def dependency(pid: int, user: CurrentUser, session: SessionDep) -> Project:
         return policies.project_for(session, project_id=pid, user=user, need=role)
 
-    dependency.required_role = role  # type: ignore[attr-defined]
-    return Annotated[Project, Depends(dependency)]  # type: ignore[return-value]
+    return dependency
 
 
-def TaskAs(role: Role) -> type[Task]:  # noqa: N802
+def _task_as(role: Role) -> Callable[..., Task]:
     def dependency(tid: int, user: CurrentUser, session: SessionDep) -> Task:
         return policies.task_for(session, task_id=tid, user=user, need=role)
 
-    return Annotated[Task, Depends(dependency)]  # type: ignore[return-value]
+    return dependency
+
+
+# The project from the path's {pid}, once the caller is known to hold at least that role in it.
+ProjectAsAnnotator = Annotated[Project, Depends(_project_as(Role.annotator))]
+ProjectAsReviewer = Annotated[Project, Depends(_project_as(Role.reviewer))]
+ProjectAsLead = Annotated[Project, Depends(_project_as(Role.lead))]
+TaskAsAnnotator = Annotated[Task, Depends(_task_as(Role.annotator))]
 
 
 def get_job(jid: int, user: CurrentUser, session: SessionDep) -> Job:
@@ -78,4 +84,3 @@ def get_job(jid: int, user: CurrentUser, session: SessionDep) -> Job:
 
 
 JobDep = Annotated[Job, Depends(get_job)]
-

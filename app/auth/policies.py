@@ -18,7 +18,9 @@ ROLE_ACTIONS = {
 def role_in(session: Session, *, project_id: int, user: User) -> Role | None:
     if user.is_admin:
         return Role.lead
-    role = session.scalar(select(Member.role).where(Member.project_id == project_id, Member.user_id == user.id))
+    role = session.scalar(
+        select(Member.role).where(Member.project_id == project_id, Member.user_id == user.id)
+    )
     return Role[role] if role else None
 
 

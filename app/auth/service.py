@@ -23,7 +23,12 @@ def create_user(
         raise InvalidInput("the password must have at least 8 characters")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with e-mail {email} already exists")
-    user = User(email=email, name=name or email.split("@")[0], password_hash=hash_password(password), is_admin=is_admin)
+    user = User(
+        email=email,
+        name=name or email.split("@")[0],
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+    )
     session.add(user)
     session.flush()
     return user
@@ -44,7 +49,9 @@ def authenticate(session: Session, *, email: str, password: str, client: str) ->
     failures = session.scalar(
         select(func.count())
         .select_from(LoginAttempt)
-        .where(LoginAttempt.created_at >= since, or_(LoginAttempt.email == email, LoginAttempt.client == client))
+        .where(
+            LoginAttempt.created_at >= since, or_(LoginAttempt.email == email, LoginAttempt.client == client)
+        )
     )
     if (failures or 0) >= settings.login_max_failures:
         raise TooManyRequests("too many failed logins; wait a few minutes and try again")
@@ -65,7 +72,9 @@ def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiTo
     token = ApiToken(user_id=user.id, name=name or "token", prefix=raw[:8], token_hash=hash_api_token(raw))
     session.add(token)
     session.flush()
-    session.add(AuditEvent(user_id=user.id, action="token.create", target_type="token", target_id=str(token.id)))
+    session.add(
+        AuditEvent(user_id=user.id, action="token.create", target_type="token", target_id=str(token.id))
+    )
     return token, raw
 
 
@@ -74,7 +83,9 @@ def revoke_token(session: Session, *, user: User, token_id: int) -> None:
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         raise NotFound("no such token")
     token.revoked_at = utcnow()
-    session.add(AuditEvent(user_id=user.id, action="token.revoke", target_type="token", target_id=str(token_id)))
+    session.add(
+        AuditEvent(user_id=user.id, action="token.revoke", target_type="token", target_id=str(token_id))
+    )
 
 
 def user_for_token(session: Session, raw: str) -> User | None:

@@ -29,8 +29,18 @@ def seed_demo(session: Session, *, admin_password: str | None = None) -> tuple[s
     password = admin_password or secrets.token_urlsafe(12)
     admin = create_user(session, email=ADMIN_EMAIL, password=password, name="Admin", is_admin=True)
     for spec in json.loads((DEMO_DIR / "projects.json").read_text()):
-        project = create_project(session, user=admin, data=ProjectCreate(
-            name=spec["name"], kind=spec["kind"], instructions=spec["instructions"], settings=spec["settings"]))
+        project = create_project(
+            session,
+            user=admin,
+            data=ProjectCreate(
+                name=spec["name"],
+                kind=spec["kind"],
+                instructions=spec["instructions"],
+                settings=spec["settings"],
+            ),
+        )
         lines = (DEMO_DIR / spec["file"]).read_bytes().splitlines()
-        import_inline(session, project=project, raw_rows=((n, orjson.loads(line)) for n, line in enumerate(lines, 1)))
+        import_inline(
+            session, project=project, raw_rows=((n, orjson.loads(line)) for n, line in enumerate(lines, 1))
+        )
     return ADMIN_EMAIL, password

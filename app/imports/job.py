@@ -1,4 +1,12 @@
-"""Large uploads run as a Job on the default queue; progress and counters live on the Job row."""
+"""Large uploads run as a Job on the default queue; progress and counts live on the Job row.
+
+PostgreSQL: the rows and the job's final state commit in one transaction, so a worker that dies
+mid-import leaves nothing behind and the redelivered message starts clean; progress and cancel go
+through a second connection meanwhile.
+SQLite has one writer at a time, and a long import transaction would stall every annotator. There
+the file is checked whole first (nothing written), then written in batches that each commit with
+the job's progress, letting other writers in between. Rows carry the job's id: a cancel, or the
+retry after a crash, removes what the attempt wrote, so the outcome is still all or nothing."""
 
 from __future__ import annotations
 
@@ -7,19 +15,23 @@ import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
-from app.core.db import session_scope
+from app.core.db import get_engine, session_scope
 from app.core.errors import ImportRejected
 from app.core.jobs import append_log, claim_job, create_job, finish_job
-from app.imports.service import TaskWriter, iter_valid_rows, validate_file
-from app.imports.shapes import TaskRow, parse_mapping
-from app.models import AuditEvent, Job, Project, Task, User, utcnow
+from app.imports.readers import read_rows
+from app.imports.service import ImportResult, import_rows, validate_file
+from app.imports.shapes import parse_mapping
+from app.models import AuditEvent, Job, Project, Task, User
 
 TASK_NAME = "import.tasks"
-VALIDATE_SHARE = 0.3  # of the progress bar: pass 1 is cheaper than writing
+
+
+class ImportCancelled(Exception):
+    pass
 
 
 def store_upload(stream: BinaryIO) -> Path:
@@ -42,111 +54,130 @@ def start_import_job(
     )
 
 
-def _progress(job_id: int, value: float, message: str) -> None:
+def _set_progress(job_id: int, value: float, message: str) -> bool:
+    """Record progress; returns whether a cancel was requested."""
     with session_scope() as session:
-        job = session.get(Job, job_id)
-        if job is not None:
-            job.progress = value
-            job.progress_message = message
+        job = session.get_one(Job, job_id)
+        job.progress = value
+        job.progress_message = message
+        return job.cancel_requested
+
+
+def _cancel_requested(job_id: int) -> bool:
+    with get_engine().execution_options(sqlite_deferred=True).connect() as conn:
+        return bool(conn.execute(select(Job.cancel_requested).where(Job.id == job_id)).scalar())
+
+
+def _remove_rows_of(session: Session, job_id: int) -> int:
+    stmt = delete(Task).where(Task.import_job_id == job_id, Task.annotation_count == 0)
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _finish(
+    job_id: int, status: str, *, error: str | None = None, result: dict[str, Any] | None = None, log: str
+) -> str:
+    with session_scope() as session:
+        job = session.get_one(Job, job_id)
+        if result is not None:
+            job.result = result
+        finish_job(job, status, error=error)
+        append_log(job, log)
+    return status
 
 
 def run_import_job(job_id: int) -> str:
-    """Run (or resume) an import job; returns its final status. Safe to call twice."""
+    """Run an import job; returns its final status. Safe to deliver twice."""
     with session_scope() as session:
         job = claim_job(session, job_id)
         if job is None:
             return "skipped"
         params: dict[str, Any] = dict(job.params)
         project_id = job.project_id
-        done_rows = int(job.result.get("rows_done", 0))
-        append_log(job, "resumed" if done_rows else "started")
+        append_log(job, f"attempt {job.attempts}: importing {params['filename']}")
     assert project_id is not None
     path, filename = Path(params["path"]), params["filename"]
     mapping = parse_mapping(params.get("mapping"))
     if not path.exists():
-        return _fail(job_id, f"the uploaded file is gone ({path.name}); upload it again")
+        return _finish(
+            job_id,
+            "failed",
+            error=f"the uploaded file is gone ({path.name}); upload it again",
+            log="file missing",
+        )
+    sqlite = get_engine().dialect.name == "sqlite"
+    size = max(path.stat().st_size, 1)
 
-    if done_rows == 0:
+    total_rows = 0
+    if sqlite:
         report = validate_file(
             path,
             filename=filename,
             mapping=mapping,
-            on_progress=lambda f: _progress(job_id, f * VALIDATE_SHARE, "validating"),
+            on_progress=lambda f: _set_progress(job_id, 0.5 * f, "checking rows"),
         )
         if report.error_count:
-            with session_scope() as session:
-                job = session.get_one(Job, job_id)
-                job.result = {"errors": report.errors, "error_count": report.error_count}
-                finish_job(job, "failed", error=str(ImportRejected(report.errors, report.error_count)))
-            path.unlink(missing_ok=True)
-            return "failed"
+            return _reject(job_id, path, ImportRejected(report.errors, report.error_count))
+        total_rows = max(report.rows, 1)
         with session_scope() as session:
-            job = session.get_one(Job, job_id)
-            job.result = {**job.result, "rows_total": report.rows, "rows_done": 0, "imported": 0}
-            append_log(job, f"validated {report.rows} rows")
+            removed = _remove_rows_of(session, job_id)  # an earlier attempt that crashed
+            if removed:
+                append_log(session.get_one(Job, job_id), f"removed {removed} rows of an interrupted attempt")
 
-    batch_size = get_settings().import_batch_size
-    batch: list[TaskRow] = []
-    skipped = 0
-    for row in iter_valid_rows(path, filename=filename, mapping=mapping):
-        if skipped < done_rows:  # written by an earlier, interrupted attempt
-            skipped += 1
-            continue
-        batch.append(row)
-        if len(batch) >= batch_size:
-            if _write_batch(job_id, project_id, batch) == "cancelled":
-                return "cancelled"
-            batch = []
-    if batch and _write_batch(job_id, project_id, batch) == "cancelled":
-        return "cancelled"
+    try:
+        with path.open("rb") as fh, session_scope() as session:
 
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        result = dict(job.result)
-        result["duplicates"] = int(result.get("rows_done", 0)) - int(result.get("imported", 0))
-        job.result = result
-        finish_job(job, "succeeded")
-        append_log(job, f"imported {result['imported']}, duplicates {result['duplicates']}")
-        session.add(
-            AuditEvent(
-                user_id=job.created_by_id,
+            def on_batch(result: ImportResult) -> None:
+                if sqlite:  # commit this batch with its progress, then look for a cancel
+                    job = session.get_one(Job, job_id)
+                    job.progress = 0.5 + 0.5 * min(result.rows / total_rows, 0.99)
+                    job.progress_message = f"{result.rows:,} of {total_rows:,} rows written"
+                    session.commit()
+                    cancelled = _cancel_requested(job_id)  # a read that takes no write lock
+                else:
+                    cancelled = _set_progress(job_id, min(fh.tell() / size, 0.99), f"{result.rows:,} rows")
+                if cancelled:
+                    raise ImportCancelled
+
+            result = import_rows(
+                session,
                 project_id=project_id,
-                action="tasks.import",
-                target_type="job",
-                target_id=str(job_id),
-                details={"imported": result["imported"], "file": filename},
+                raw_rows=read_rows(fh, filename=filename),
+                mapping=mapping,
+                job_id=job_id,
+                on_batch=on_batch,
             )
-        )
+            job = session.get_one(Job, job_id)
+            job.result = {"imported": result.imported, "duplicates": result.duplicates, "rows": result.rows}
+            finish_job(job, "succeeded")
+            append_log(job, f"imported {result.imported}, duplicates {result.duplicates}")
+            session.add(
+                AuditEvent(
+                    user_id=job.created_by_id,
+                    project_id=project_id,
+                    action="tasks.import",
+                    target_type="job",
+                    target_id=str(job_id),
+                    details={"imported": result.imported, "file": filename},
+                )
+            )
+    except ImportRejected as exc:
+        return _reject(job_id, path, exc)
+    except ImportCancelled:
+        if sqlite:
+            with session_scope() as session:
+                _remove_rows_of(session, job_id)
+        path.unlink(missing_ok=True)
+        return _finish(job_id, "cancelled", log="cancelled; nothing was imported")
     path.unlink(missing_ok=True)
     return "succeeded"
 
 
-def _write_batch(job_id: int, project_id: int, batch: list[TaskRow]) -> str:
-    """Write one batch and advance the job's counters in the same transaction."""
-    with session_scope() as session:
-        job = session.get_one(Job, job_id, with_for_update=True)
-        if job.cancel_requested:
-            # A cancelled import leaves nothing half-imported: its rows go (none has a label yet).
-            removed = session.execute(
-                delete(Task).where(Task.import_job_id == job_id, Task.annotation_count == 0)
-            ).rowcount
-            finish_job(job, "cancelled")
-            append_log(job, f"cancelled; removed the {removed} rows it had written")
-            return "cancelled"
-        imported = TaskWriter(session, project_id=project_id, job_id=job_id).write(batch)
-        result = dict(job.result)
-        result["rows_done"] = int(result.get("rows_done", 0)) + len(batch)
-        result["imported"] = int(result.get("imported", 0)) + imported
-        total = max(int(result.get("rows_total", 1)), 1)
-        job.result = result
-        job.progress = VALIDATE_SHARE + (1 - VALIDATE_SHARE) * result["rows_done"] / total
-        job.progress_message = f"{result['rows_done']:,} of {total:,} rows"
-        job.heartbeat_at = utcnow()
-    return "running"
-
-
-def _fail(job_id: int, message: str) -> str:
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        finish_job(job, "failed", error=message)
-    return "failed"
+def _reject(job_id: int, path: Path, exc: ImportRejected) -> str:
+    path.unlink(missing_ok=True)
+    return _finish(
+        job_id,
+        "failed",
+        error=exc.message,
+        log=f"{exc.total_errors} bad rows; nothing imported",
+        result={"errors": exc.errors, "error_count": exc.total_errors},
+    )

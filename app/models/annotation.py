@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import BigIntPK, Base, CreatedMixin, IdMixin, utcnow
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, utcnow
 
 
 class Annotation(IdMixin, CreatedMixin, Base):

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import BigIntPK, Base, CreatedMixin, IdMixin, utcnow
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, utcnow
 
 
 class ProjectKind(enum.StrEnum):
@@ -47,7 +47,9 @@ class Member(CreatedMixin, Base):
     project_id: Mapped[int] = mapped_column(
         BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     role: Mapped[str] = mapped_column(String(20))
 
     @property

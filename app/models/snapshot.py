@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import BigIntPK, Base, CreatedMixin, IdMixin
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin
 
 
 class Snapshot(IdMixin, CreatedMixin, Base):
@@ -35,7 +35,9 @@ class TrainedModel(IdMixin, CreatedMixin, Base):
     __tablename__ = "models"
 
     name: Mapped[str] = mapped_column(String(200))
-    job_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    job_id: Mapped[int | None] = mapped_column(
+        BigIntPK, ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
     snapshot_id: Mapped[int | None] = mapped_column(
         BigIntPK, ForeignKey("snapshots.id", ondelete="SET NULL"), index=True
     )
@@ -53,7 +55,9 @@ class AuditEvent(IdMixin, CreatedMixin, Base):
 
     __tablename__ = "audit_events"
 
-    user_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        BigIntPK, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     project_id: Mapped[int | None] = mapped_column(
         BigIntPK, ForeignKey("projects.id", ondelete="SET NULL"), index=True
     )

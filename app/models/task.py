@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import BigIntPK, Base, CreatedMixin, IdMixin, JSONType
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, JSONType
 
 
 class Task(IdMixin, CreatedMixin, Base):
@@ -45,7 +45,9 @@ class Suggestion(IdMixin, CreatedMixin, Base):
     __tablename__ = "suggestions"
 
     task_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
-    job_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    job_id: Mapped[int | None] = mapped_column(
+        BigIntPK, ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))  # generate | label | judge | draft | score
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     model: Mapped[str] = mapped_column(String(200), default="")
@@ -63,7 +65,9 @@ class Assignment(IdMixin, CreatedMixin, Base):
     __tablename__ = "assignments"
     __table_args__ = (
         Index("ix_assignments_user_task", "user_id", "task_id"),
-        Index("ix_assignments_task_live", "task_id", "expires_at", postgresql_where=text("status = 'active'")),
+        Index(
+            "ix_assignments_task_live", "task_id", "expires_at", postgresql_where=text("status = 'active'")
+        ),
     )
 
     task_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("tasks.id", ondelete="CASCADE"))

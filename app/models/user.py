@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import BigIntPK, Base, CreatedMixin, IdMixin
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin
 
 
 class User(IdMixin, CreatedMixin, Base):

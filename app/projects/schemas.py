@@ -66,7 +66,9 @@ class SftSettings(_Common):
 
 class ClassificationSettings(_Common):
     kind: Literal["classification"] = "classification"
-    labels: list[str] = Field(default_factory=lambda: ["positive", "negative", "neutral"], min_length=2, max_length=200)
+    labels: list[str] = Field(
+        default_factory=lambda: ["positive", "negative", "neutral"], min_length=2, max_length=200
+    )
     multi_label: bool = False
 
     _labels = field_validator("labels")(lambda v: _distinct(v, "labels"))
@@ -84,7 +86,7 @@ def validate_settings(kind: ProjectKind | str, raw: dict[str, Any] | None) -> di
     data = dict(raw or {})
     data["kind"] = str(ProjectKind(kind))
     validated = _settings_adapter.validate_python(data)
-    return validated.model_dump(mode="json")  # type: ignore[no-any-return]
+    return validated.model_dump(mode="json")
 
 
 class ProjectCreate(BaseModel):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from pydantic import ValidationError
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -24,8 +23,15 @@ def create_project(session: Session, *, data: ProjectCreate, user: User) -> Proj
     session.add(project)
     session.flush()
     session.add(Member(project_id=project.id, user_id=user.id, role=Role.lead.name))
-    session.add(AuditEvent(user_id=user.id, project_id=project.id, action="project.create", target_type="project",
-                           target_id=str(project.id)))
+    session.add(
+        AuditEvent(
+            user_id=user.id,
+            project_id=project.id,
+            action="project.create",
+            target_type="project",
+            target_id=str(project.id),
+        )
+    )
     return project
 
 
@@ -37,25 +43,53 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         project.instructions = changes["instructions"]
     if changes.get("settings") is not None:
         merged = {**project.settings, **changes["settings"]}
-        project.settings = validate_settings(project.kind, {k: v for k, v in merged.items() if k != "kind"})
+        try:
+            project.settings = validate_settings(
+                project.kind, {k: v for k, v in merged.items() if k != "kind"}
+            )
+        except ValidationError as exc:
+            raise InvalidInput(
+                "settings are not valid: "
+                + "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+            ) from None
     if changes.get("is_private") is not None:
         project.is_private = changes["is_private"]
     if changes.get("archived") is not None:
         archive_project(session, project=project, user=user, archived=changes["archived"])
-    session.add(AuditEvent(user_id=user.id, project_id=project.id, action="project.update", target_type="project",
-                           target_id=str(project.id), details={"fields": sorted(changes)}))
+    session.add(
+        AuditEvent(
+            user_id=user.id,
+            project_id=project.id,
+            action="project.update",
+            target_type="project",
+            target_id=str(project.id),
+            details={"fields": sorted(changes)},
+        )
+    )
     return project
 
 
 def archive_project(session: Session, *, project: Project, user: User, archived: bool = True) -> None:
     project.archived_at = utcnow() if archived else None
-    session.add(AuditEvent(user_id=user.id, project_id=project.id,
-                           action="project.archive" if archived else "project.unarchive",
-                           target_type="project", target_id=str(project.id)))
+    session.add(
+        AuditEvent(
+            user_id=user.id,
+            project_id=project.id,
+            action="project.archive" if archived else "project.unarchive",
+            target_type="project",
+            target_id=str(project.id),
+        )
+    )
 
 
-def visible_projects(session: Session, *, user: User, include_archived: bool = False,
-                     cursor: int | None = None, limit: int = 50) -> list[tuple[Project, str | None]]:
+def visible_projects(
+    session: Session,
+    *,
+    user: User,
+    include_archived: bool = False,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> list[tuple[Project, str | None]]:
     stmt = select(Project, Member.role).outerjoin(
         Member, (Member.project_id == Project.id) & (Member.user_id == user.id)
     )
@@ -71,7 +105,9 @@ def visible_projects(session: Session, *, user: User, include_archived: bool = F
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
     """Task, annotation and done counts for many projects in two grouped queries."""
-    counts: dict[int, dict[str, int]] = {pid: {"tasks": 0, "annotations": 0, "done": 0} for pid in project_ids}
+    counts: dict[int, dict[str, int]] = {
+        pid: {"tasks": 0, "annotations": 0, "done": 0} for pid in project_ids
+    }
     if not project_ids:
         return counts
     rows = session.execute(
@@ -88,7 +124,8 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
         counts[pid]["tasks"] = int(n)
         counts[pid]["done"] = int(done or 0)
     for pid, n in session.execute(
-        select(Annotation.project_id, func.count()).where(Annotation.project_id.in_(project_ids))
+        select(Annotation.project_id, func.count())
+        .where(Annotation.project_id.in_(project_ids))
         .group_by(Annotation.project_id)
     ).all():
         counts[pid]["annotations"] = int(n)
@@ -98,10 +135,19 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
 def to_read(project: Project, counts: dict[str, int], role: str | None = None) -> ProjectRead:
     tasks = counts["tasks"]
     return ProjectRead(
-        id=project.id, name=project.name, kind=project.kind, instructions=project.instructions,
-        settings=project.settings, is_private=project.is_private, archived=project.archived_at is not None,
-        created_at=project.created_at, task_count=tasks, annotation_count=counts["annotations"],
-        done_count=counts["done"], progress=(counts["done"] / tasks) if tasks else 0.0, my_role=role,
+        id=project.id,
+        name=project.name,
+        kind=project.kind,
+        instructions=project.instructions,
+        settings=project.settings,
+        is_private=project.is_private,
+        archived=project.archived_at is not None,
+        created_at=project.created_at,
+        task_count=tasks,
+        annotation_count=counts["annotations"],
+        done_count=counts["done"],
+        progress=(counts["done"] / tasks) if tasks else 0.0,
+        my_role=role,
     )
 
 
@@ -113,8 +159,10 @@ def list_members(session: Session, *, project: Project) -> list[tuple[Member, Us
     return [
         (m, u)
         for m, u in session.execute(
-            select(Member, User).join(User, User.id == Member.user_id)
-            .where(Member.project_id == project.id).order_by(User.email)
+            select(Member, User)
+            .join(User, User.id == Member.user_id)
+            .where(Member.project_id == project.id)
+            .order_by(User.email)
         ).all()
     ]
 
@@ -131,8 +179,16 @@ def set_member(session: Session, *, project: Project, user_id: int, role: str, a
         session.add(member)
     else:
         member.role = role
-    session.add(AuditEvent(user_id=actor.id, project_id=project.id, action="member.set", target_type="user",
-                           target_id=str(user_id), details={"from": before, "to": role}))
+    session.add(
+        AuditEvent(
+            user_id=actor.id,
+            project_id=project.id,
+            action="member.set",
+            target_type="user",
+            target_id=str(user_id),
+            details={"from": before, "to": role},
+        )
+    )
     session.flush()
     return member
 
@@ -142,14 +198,21 @@ def remove_member(session: Session, *, project: Project, user_id: int, actor: Us
     if member is None:
         raise NotFound(f"user {user_id} is not a member of this project")
     if member.role == Role.lead.name:
-        leads = session.scalar(select(func.count()).select_from(Member).where(
-            Member.project_id == project.id, Member.role == Role.lead.name))
+        leads = session.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(Member.project_id == project.id, Member.role == Role.lead.name)
+        )
         if (leads or 0) <= 1:
             raise InvalidInput("a project keeps at least one lead; make someone else lead first")
     session.delete(member)
-    session.add(AuditEvent(user_id=actor.id, project_id=project.id, action="member.remove", target_type="user",
-                           target_id=str(user_id), details={"role": member.role}))
-
-
-def settings_summary(settings: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in settings.items() if k != "kind"}
+    session.add(
+        AuditEvent(
+            user_id=actor.id,
+            project_id=project.id,
+            action="member.remove",
+            target_type="user",
+            target_id=str(user_id),
+            details={"role": member.role},
+        )
+    )

@@ -30,8 +30,13 @@ def _page_error(request: Request, status: int, message: str) -> Response:
             return Response(status_code=204, headers={"HX-Redirect": f"/login?next={quote(target)}"})
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
     if is_htmx(request):
-        return render(request, "partials/toast.html", {"message": message, "level": "error"}, status_code=status,
-                      headers={"HX-Reswap": "none"})
+        return render(
+            request,
+            "partials/toast.html",
+            {"message": message, "level": "error"},
+            status_code=status,
+            headers={"HX-Reswap": "none"},
+        )
     return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
@@ -48,13 +53,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"loc": list(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()
-        ]
+        errors = [{"loc": list(e.get("loc", ())), "message": e.get("msg", "invalid")} for e in exc.errors()]
         if _is_api(request):
-            return _problem(422, "the request is not valid: " + "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['message']}" for e in errors
-            ), errors=errors)
+            return _problem(
+                422,
+                "the request is not valid: "
+                + "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['message']}" for e in errors
+                ),
+                errors=errors,
+            )
         return _page_error(request, 422, "; ".join(e["message"] for e in errors))
 
     @app.exception_handler(StarletteHTTPException)

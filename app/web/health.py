@@ -36,7 +36,9 @@ def _check_broker() -> str | None:
 
 @router.get("/readyz")
 async def readyz() -> JSONResponse:
-    failures = [f for f in (await run_in_threadpool(_check_database), await run_in_threadpool(_check_broker)) if f]
+    failures = [
+        f for f in (await run_in_threadpool(_check_database), await run_in_threadpool(_check_broker)) if f
+    ]
     if failures:
         return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -20,7 +20,7 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table"
 
 
 def render_markdown(text: str | None) -> Markup:
-    return Markup(nh3.clean(_md.render(text or ""), link_rel="noopener noreferrer nofollow"))  # noqa: S704
+    return Markup(nh3.clean(_md.render(text or ""), link_rel="noopener noreferrer nofollow"))
 
 
 templates.env.filters["markdown"] = render_markdown
@@ -30,12 +30,20 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *, block: str | None = None,
-           status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     ctx: dict[str, Any] = {"request": request, "user": getattr(request.state, "user", None)}
     ctx["csrf_token"] = request.session.get("csrf", "")
     ctx.update(context or {})
     if block is not None and is_htmx(request):
-        return templates.TemplateResponse(request, name, ctx, block_name=block, status_code=status_code,
-                                          headers=headers)
+        return templates.TemplateResponse(
+            request, name, ctx, block_name=block, status_code=status_code, headers=headers
+        )
     return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)

@@ -24,7 +24,9 @@ def _count(db: Session, project: Project) -> int:
 
 def _jsonl(n: int, start: int = 0) -> bytes:
     return "\n".join(
-        json.dumps({"external_id": f"row-{i}", "prompt": f"Explain item {i}", "responses": [f"A {i}", f"B {i}"]})
+        json.dumps(
+            {"external_id": f"row-{i}", "prompt": f"Explain item {i}", "responses": [f"A {i}", f"B {i}"]}
+        )
         for i in range(start, start + n)
     ).encode()
 
@@ -33,8 +35,11 @@ def test_a_bad_line_rejects_the_whole_file_naming_its_line(client: TestClient, d
     project, auth = _setup(db)
     lines = _jsonl(5).split(b"\n")
     lines[2] = b'{"prompt": "broken", '
-    r = client.post(f"/api/v1/projects/{project.id}/imports", headers=auth,
-                    files={"file": ("tasks.jsonl", b"\n".join(lines))})
+    r = client.post(
+        f"/api/v1/projects/{project.id}/imports",
+        headers=auth,
+        files={"file": ("tasks.jsonl", b"\n".join(lines))},
+    )
     assert r.status_code == 422
     body = r.json()
     assert [e["line"] for e in body["errors"]] == [3]
@@ -50,7 +55,9 @@ def test_thousand_rows_import_then_all_duplicates_on_reupload(client: TestClient
         raise AssertionError("1,000 small rows should import inline")
     assert r.status_code == 201, r.text
     assert r.json() == {"imported": 1000, "duplicates": 0}
-    again = client.post(f"/api/v1/projects/{project.id}/imports", headers=auth, files={"file": ("t.jsonl", data)})
+    again = client.post(
+        f"/api/v1/projects/{project.id}/imports", headers=auth, files={"file": ("t.jsonl", data)}
+    )
     assert again.status_code == 201
     assert again.json() == {"imported": 0, "duplicates": 1000}
     assert _count(db, project) == 1000
@@ -58,8 +65,11 @@ def test_thousand_rows_import_then_all_duplicates_on_reupload(client: TestClient
 
 def test_rows_without_external_id_dedupe_by_content(client: TestClient, db: Session) -> None:
     project, auth = _setup(db)
-    rows = [{"prompt": "Same?", "responses": ["x", "y"]}, {"prompt": "Same?", "responses": ["x", "y"]},
-            {"prompt": "Different", "responses": ["x", "y"]}]
+    rows = [
+        {"prompt": "Same?", "responses": ["x", "y"]},
+        {"prompt": "Same?", "responses": ["x", "y"]},
+        {"prompt": "Different", "responses": ["x", "y"]},
+    ]
     r = client.post(f"/api/v1/projects/{project.id}/tasks", headers=auth, json=rows)
     assert r.status_code == 201
     assert r.json() == {"imported": 2, "duplicates": 1}
@@ -79,14 +89,22 @@ def test_error_list_is_capped_at_fifty_and_counts_the_rest(client: TestClient, d
 def test_gzip_csv_and_json_list_files(client: TestClient, db: Session) -> None:
     project, auth = _setup(db)
     csv_text = 'external_id,prompt,response_a,response_b\nc1,"Multi\nline prompt",yes,no\nc2,Second,one,two\n'
-    r = client.post(f"/api/v1/projects/{project.id}/imports", headers=auth,
-                    files={"file": ("rows.csv.gz", gzip.compress(csv_text.encode()))})
+    r = client.post(
+        f"/api/v1/projects/{project.id}/imports",
+        headers=auth,
+        files={"file": ("rows.csv.gz", gzip.compress(csv_text.encode()))},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["imported"] == 2
-    listing = [{"prompt": "P", "chosen": "good", "rejected": "bad"},
-               {"chosen": "\n\nHuman: hi\n\nAssistant: hello!", "rejected": "\n\nHuman: hi\n\nAssistant: go away"}]
-    r = client.post(f"/api/v1/projects/{project.id}/imports", headers=auth,
-                    files={"file": ("rows.json", json.dumps(listing).encode())})
+    listing = [
+        {"prompt": "P", "chosen": "good", "rejected": "bad"},
+        {"chosen": "\n\nHuman: hi\n\nAssistant: hello!", "rejected": "\n\nHuman: hi\n\nAssistant: go away"},
+    ]
+    r = client.post(
+        f"/api/v1/projects/{project.id}/imports",
+        headers=auth,
+        files={"file": ("rows.json", json.dumps(listing).encode())},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["imported"] == 2
     tasks = client.get(f"/api/v1/projects/{project.id}/tasks", headers=auth).json()["items"]
@@ -104,9 +122,11 @@ def test_import_needs_the_lead_role_and_hides_other_projects(client: TestClient,
     factories.add_member(db, project, annotator, factories.Role.annotator)
     stranger = factories.make_user(db)
     for user, expected in ((annotator, 403), (stranger, 404)):
-        r = client.post(f"/api/v1/projects/{project.id}/imports",
-                        headers={"Authorization": f"Bearer {factories.make_token(db, user)}"},
-                        files={"file": ("t.jsonl", _jsonl(2))})
+        r = client.post(
+            f"/api/v1/projects/{project.id}/imports",
+            headers={"Authorization": f"Bearer {factories.make_token(db, user)}"},
+            files={"file": ("t.jsonl", _jsonl(2))},
+        )
         assert r.status_code == expected
     assert _count(db, project) == 0
 
@@ -115,17 +135,28 @@ def test_empty_file_and_bad_mapping_are_clear_errors(client: TestClient, db: Ses
     project, auth = _setup(db)
     r = client.post(f"/api/v1/projects/{project.id}/imports", headers=auth, files={"file": ("t.jsonl", b"")})
     assert r.status_code == 422 and "empty" in r.json()["detail"]
-    r = client.post(f"/api/v1/projects/{project.id}/imports?map=nonsense", headers=auth,
-                    files={"file": ("t.jsonl", _jsonl(1))})
+    r = client.post(
+        f"/api/v1/projects/{project.id}/imports?map=nonsense",
+        headers=auth,
+        files={"file": ("t.jsonl", _jsonl(1))},
+    )
     assert r.status_code == 422 and "map" in r.json()["detail"]
 
 
 def test_label_studio_export_with_a_mapping(client: TestClient, db: Session) -> None:
     project, auth = _setup(db)
-    export = [{"id": 7, "data": {"question": "Q?", "answer1": "first", "answer2": "second", "note": "n"},
-               "annotations": []}]
-    r = client.post(f"/api/v1/projects/{project.id}/imports?map=prompt:question,responses:answer1|answer2",
-                    headers=auth, files={"file": ("export.json", io.BytesIO(json.dumps(export).encode()))})
+    export = [
+        {
+            "id": 7,
+            "data": {"question": "Q?", "answer1": "first", "answer2": "second", "note": "n"},
+            "annotations": [],
+        }
+    ]
+    r = client.post(
+        f"/api/v1/projects/{project.id}/imports?map=prompt:question,responses:answer1|answer2",
+        headers=auth,
+        files={"file": ("export.json", io.BytesIO(json.dumps(export).encode()))},
+    )
     assert r.status_code == 201, r.text
     task = client.get(f"/api/v1/projects/{project.id}/tasks", headers=auth).json()["items"][0]
     assert task["prompt"] == "Q?"

@@ -128,8 +128,14 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     from app.auth.service import create_token
 
     token, _ = create_token(db, user=token_owner, name="t")
-    values = {"pid": project.id, "tid": task.id, "jid": job.id, "user_id": other.id, "token_id": token.id,
-              "other_id": outsider.id}
+    values = {
+        "pid": project.id,
+        "tid": task.id,
+        "jid": job.id,
+        "user_id": other.id,
+        "token_id": token.id,
+        "other_id": outsider.id,
+    }
     path = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
     is_api = path.startswith("/api/")
 

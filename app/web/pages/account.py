@@ -16,24 +16,32 @@ router = APIRouter()
 
 
 def _tokens(session: SessionDep, user: User) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())))
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
+    )
 
 
 @router.get("/account")
 def account_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    return render(request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens")
+    return render(
+        request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens"
+    )
 
 
 @router.post("/account/tokens")
 def create_token(request: Request, user: CurrentUser, session: SessionDep, name: str = Form("")) -> Response:
     _, raw = service.create_token(session, user=user, name=name)
-    return render(request, "account.html", {"tokens": _tokens(session, user), "new_token": raw}, block="tokens")
+    return render(
+        request, "account.html", {"tokens": _tokens(session, user), "new_token": raw}, block="tokens"
+    )
 
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: int, user: CurrentUser, session: SessionDep) -> Response:
     service.revoke_token(session, user=user, token_id=token_id)
-    return render(request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens")
+    return render(
+        request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens"
+    )
 
 
 @router.get("/admin/users")
@@ -43,18 +51,33 @@ def users_page(request: Request, admin: AdminUser, session: SessionDep) -> Respo
 
 
 @router.post("/admin/users")
-def create_user(request: Request, admin: AdminUser, session: SessionDep, email: str = Form(...),
-                name: str = Form(""), password: str = Form(...), is_admin: bool = Form(False)) -> Response:
+def create_user(
+    request: Request,
+    admin: AdminUser,
+    session: SessionDep,
+    email: str = Form(...),
+    name: str = Form(""),
+    password: str = Form(...),
+    is_admin: bool = Form(False),
+) -> Response:
     error = None
     try:
         body = UserCreate(email=email, name=name, password=password, is_admin=is_admin)
-        user = service.create_user(session, email=body.email, password=body.password, name=body.name,
-                                   is_admin=body.is_admin)
-        session.add(AuditEvent(user_id=admin.id, action="user.create", target_type="user", target_id=str(user.id)))
+        user = service.create_user(
+            session, email=body.email, password=body.password, name=body.name, is_admin=body.is_admin
+        )
+        session.add(
+            AuditEvent(user_id=admin.id, action="user.create", target_type="user", target_id=str(user.id))
+        )
     except ValidationError as exc:
         error = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
     except PreflabError as exc:
         error = exc.message
     users = list(session.scalars(select(User).order_by(User.id)))
-    return render(request, "admin/users.html", {"users": users, "error": error}, block="users",
-                  status_code=422 if error else 200)
+    return render(
+        request,
+        "admin/users.html",
+        {"users": users, "error": error},
+        block="users",
+        status_code=422 if error else 200,
+    )

@@ -24,13 +24,22 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, session: SessionDep, email: str = Form(...), password: str = Form(...),
-          next: str = Form("/")) -> Response:
+def login(
+    request: Request,
+    session: SessionDep,
+    email: str = Form(...),
+    password: str = Form(...),
+    next: str = Form("/"),
+) -> Response:
     client = request.client.host if request.client else "unknown"
     user = service.authenticate(session, email=email, password=password, client=client)
     if user is None:
-        return render(request, "login.html", {"next": _safe_next(next), "error": "Wrong e-mail or password.",
-                                              "email": email}, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "Wrong e-mail or password.", "email": email},
+            status_code=401,
+        )
     request.session.clear()
     request.session["uid"] = user.id
     request.session["csrf"] = new_csrf_token()

@@ -7,7 +7,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.deps import AdminUser, CurrentUser, ProjectAs, SessionDep
+from app.auth.deps import (
+    AdminUser,
+    CurrentUser,
+    ProjectAsAnnotator,
+    ProjectAsLead,
+    ProjectAsReviewer,
+    SessionDep,
+)
 from app.auth.policies import role_in
 from app.core.config import get_settings
 from app.core.errors import ImportRejected, InvalidInput, PreflabError
@@ -25,14 +32,21 @@ router = APIRouter()
 
 
 def _errors(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p not in ProjectKind.__members__) or 'value'}: "
-                     f"{e['msg']}" for e in exc.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc'] if p not in ProjectKind.__members__) or 'value'}: {e['msg']}"
+        for e in exc.errors()
+    )
 
 
 def _ctx(session: SessionDep, project: Project, user: User, **extra: Any) -> dict[str, Any]:
     role = role_in(session, project_id=project.id, user=user)
-    return {"project": project, "stats": service.read_project(session, project), "role": role,
-            "Role": Role, **extra}
+    return {
+        "project": project,
+        "stats": service.read_project(session, project),
+        "role": role,
+        "Role": Role,
+        **extra,
+    }
 
 
 @router.get("/")
@@ -54,89 +68,152 @@ async def create_project(request: Request, admin: AdminUser, session: SessionDep
     kind = str(form.get("kind", ""))
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
-        data = ProjectCreate(name=str(form.get("name", "")), kind=kind,  # type: ignore[arg-type]
-                             instructions=str(form.get("instructions", "")))
+        data = ProjectCreate(
+            name=str(form.get("name", "")),
+            kind=kind,
+            instructions=str(form.get("instructions", "")),
+        )
     except ValidationError as exc:
-        return render(request, "projects/new.html", {"kinds": list(ProjectKind), "error": _errors(exc),
-                                                     "form": values}, status_code=422)
+        return render(
+            request,
+            "projects/new.html",
+            {"kinds": list(ProjectKind), "error": _errors(exc), "form": values},
+            status_code=422,
+        )
     project = service.create_project(session, data=data, user=admin)
     return RedirectResponse(f"/projects/{project.id}/settings?created=1", status_code=303)
 
 
 @router.get("/projects/{pid}")
-def project_page(request: Request, project: ProjectAs(Role.annotator), user: CurrentUser,
-                 session: SessionDep) -> Response:
-    jobs = list(session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(5)))
+def project_page(
+    request: Request, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
+) -> Response:
+    jobs = list(
+        session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(5))
+    )
     return render(request, "projects/detail.html", _ctx(session, project, user, jobs=jobs), block="progress")
 
 
 @router.get("/projects/{pid}/settings")
-def settings_page(request: Request, project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep,
-                  created: bool = False) -> Response:
-    return render(request, "projects/settings.html", _ctx(
-        session, project, user, error=None, created=created, common_fields=COMMON_FIELDS,
-        kind_fields=FIELDS_BY_KIND[str(project.kind)]))
+def settings_page(
+    request: Request,
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    created: bool = False,
+) -> Response:
+    return render(
+        request,
+        "projects/settings.html",
+        _ctx(
+            session,
+            project,
+            user,
+            error=None,
+            created=created,
+            common_fields=COMMON_FIELDS,
+            kind_fields=FIELDS_BY_KIND[str(project.kind)],
+        ),
+    )
 
 
 @router.post("/projects/{pid}/settings")
-async def save_settings(request: Request, project: ProjectAs(Role.lead), user: CurrentUser,
-                        session: SessionDep) -> Response:
+async def save_settings(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
     form = await request.form()
     try:
         settings = validate_settings(project.kind, settings_from_form(project.kind, form))
-        data = ProjectUpdate(name=str(form.get("name", project.name)),
-                             instructions=str(form.get("instructions", "")), settings=settings,
-                             is_private=form.get("is_private") == "on")
+        data = ProjectUpdate(
+            name=str(form.get("name", project.name)),
+            instructions=str(form.get("instructions", "")),
+            settings=settings,
+            is_private=form.get("is_private") == "on",
+        )
     except ValidationError as exc:
-        return render(request, "projects/settings.html", _ctx(
-            session, project, user, error=_errors(exc), created=False, common_fields=COMMON_FIELDS,
-            kind_fields=FIELDS_BY_KIND[str(project.kind)]), status_code=422)
+        return render(
+            request,
+            "projects/settings.html",
+            _ctx(
+                session,
+                project,
+                user,
+                error=_errors(exc),
+                created=False,
+                common_fields=COMMON_FIELDS,
+                kind_fields=FIELDS_BY_KIND[str(project.kind)],
+            ),
+            status_code=422,
+        )
     service.update_project(session, project=project, data=data, user=user)
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
 
 @router.post("/projects/{pid}/archive")
-def archive(project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep,
-            restore: bool = Form(False)) -> Response:
+def archive(
+    project: ProjectAsLead, user: CurrentUser, session: SessionDep, restore: bool = Form(False)
+) -> Response:
     service.archive_project(session, project=project, user=user, archived=not restore)
     return RedirectResponse("/" if not restore else f"/projects/{project.id}", status_code=303)
 
 
 @router.get("/projects/{pid}/members")
-def members_page(request: Request, project: ProjectAs(Role.lead), user: CurrentUser,
-                 session: SessionDep) -> Response:
+def members_page(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
     members = service.list_members(session, project=project)
     member_ids = {u.id for _, u in members}
-    others = [u for u in session.scalars(select(User).where(User.is_active).order_by(User.email))
-              if u.id not in member_ids]
-    return render(request, "projects/members.html", _ctx(session, project, user, members=members, others=others),
-                  block="members")
+    others = [
+        u
+        for u in session.scalars(select(User).where(User.is_active).order_by(User.email))
+        if u.id not in member_ids
+    ]
+    return render(
+        request,
+        "projects/members.html",
+        _ctx(session, project, user, members=members, others=others),
+        block="members",
+    )
 
 
 @router.post("/projects/{pid}/members")
-def add_member(request: Request, project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep,
-               user_id: int = Form(...), role: str = Form(...)) -> Response:
+def add_member(
+    request: Request,
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    user_id: int = Form(...),
+    role: str = Form(...),
+) -> Response:
     service.set_member(session, project=project, user_id=user_id, role=role, actor=user)
     return members_page(request, project, user, session)
 
 
 @router.post("/projects/{pid}/members/{user_id}/remove")
-def remove_member(request: Request, user_id: int, project: ProjectAs(Role.lead), user: CurrentUser,
-                  session: SessionDep) -> Response:
+def remove_member(
+    request: Request, user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
     service.remove_member(session, project=project, user_id=user_id, actor=user)
     session.flush()
     return members_page(request, project, user, session)
 
 
 @router.get("/projects/{pid}/import")
-def import_page(request: Request, project: ProjectAs(Role.lead), user: CurrentUser,
-                session: SessionDep) -> Response:
-    return render(request, "projects/import.html", _ctx(session, project, user, result=None, errors=None, job=None))
+def import_page(request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
+    return render(
+        request, "projects/import.html", _ctx(session, project, user, result=None, errors=None, job=None)
+    )
 
 
 @router.post("/projects/{pid}/import")
-def import_upload(request: Request, project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep,
-                  file: UploadFile = File(...), mapping: str = Form("")) -> Response:
+def import_upload(
+    request: Request,
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    file: UploadFile = File(...),
+    mapping: str = Form(""),
+) -> Response:
     settings = get_settings()
     filename = file.filename or "upload.jsonl"
     file.file.seek(0, 2)
@@ -149,38 +226,84 @@ def import_upload(request: Request, project: ProjectAs(Role.lead), user: Current
             raise InvalidInput(f"the file is larger than {settings.max_upload_mb} MB")
         parsed = parse_mapping(mapping or None)
         if size > settings.import_inline_max_bytes:
-            job = start_import_job(session, project=project, user=user, path=store_upload(file.file),
-                                   filename=filename, mapping=mapping or None)
-            return render(request, "projects/import.html", _ctx(session, project, user, result=None, errors=None,
-                                                                job=job), block="outcome", status_code=202)
+            job = start_import_job(
+                session,
+                project=project,
+                user=user,
+                path=store_upload(file.file),
+                filename=filename,
+                mapping=mapping or None,
+            )
+            return render(
+                request,
+                "projects/import.html",
+                _ctx(session, project, user, result=None, errors=None, job=job),
+                block="outcome",
+                status_code=202,
+            )
         # A savepoint, so a rejected file rolls back its rows but the page still renders normally.
         with session.begin_nested():
-            result = import_inline(session, project=project, raw_rows=read_rows(file.file, filename=filename),
-                                   mapping=parsed)
-        session.add(AuditEvent(user_id=user.id, project_id=project.id, action="tasks.import",
-                               target_type="project", target_id=str(project.id),
-                               details={"imported": result.imported, "file": filename}))
+            result = import_inline(
+                session, project=project, raw_rows=read_rows(file.file, filename=filename), mapping=parsed
+            )
+        session.add(
+            AuditEvent(
+                user_id=user.id,
+                project_id=project.id,
+                action="tasks.import",
+                target_type="project",
+                target_id=str(project.id),
+                details={"imported": result.imported, "file": filename},
+            )
+        )
     except ImportRejected as exc:
-        return render(request, "projects/import.html", _ctx(session, project, user, result=None, errors=exc,
-                                                            job=None), block="outcome", status_code=422)
+        return render(
+            request,
+            "projects/import.html",
+            _ctx(session, project, user, result=None, errors=exc, job=None),
+            block="outcome",
+            status_code=422,
+        )
     except (PreflabError, ValueError) as exc:
         message = exc.message if isinstance(exc, PreflabError) else str(exc)
-        return render(request, "projects/import.html", _ctx(
-            session, project, user, result=None, job=None,
-            errors=ImportRejected([{"line": 0, "message": message}], 1)), block="outcome", status_code=422)
-    return render(request, "projects/import.html", _ctx(session, project, user, result=result, errors=None,
-                                                        job=None), block="outcome", status_code=201)
+        return render(
+            request,
+            "projects/import.html",
+            _ctx(
+                session,
+                project,
+                user,
+                result=None,
+                job=None,
+                errors=ImportRejected([{"line": 0, "message": message}], 1),
+            ),
+            block="outcome",
+            status_code=422,
+        )
+    return render(
+        request,
+        "projects/import.html",
+        _ctx(session, project, user, result=result, errors=None, job=None),
+        block="outcome",
+        status_code=201,
+    )
 
 
 @router.get("/projects/{pid}/tasks")
-def tasks_page(request: Request, project: ProjectAs(Role.reviewer), user: CurrentUser, session: SessionDep,
-               after: int | None = Query(None)) -> Response:
+def tasks_page(
+    request: Request,
+    project: ProjectAsReviewer,
+    user: CurrentUser,
+    session: SessionDep,
+    after: int | None = Query(None),
+) -> Response:
     stmt = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(50)
     if after is not None:
         stmt = stmt.where(Task.id > after)
     tasks = list(session.scalars(stmt))
-    return render(request, "projects/tasks.html", _ctx(session, project, user, tasks=tasks,
-                                                       next_after=tasks[-1].id if len(tasks) == 50 else None),
-                  block="rows")
-
-
+    return render(
+        request,
+        "projects/tasks.html",
+        _ctx(session, project, user, tasks=tasks, next_after=tasks[-1].id if len(tasks) == 50 else None),
+        block="rows",
+    )

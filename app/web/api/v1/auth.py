@@ -36,18 +36,31 @@ def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Respo
 
 
 @router.get("/users")
-def list_users(admin: AdminUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 100) -> Page[UserRead]:
+def list_users(
+    admin: AdminUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
+) -> Page[UserRead]:
     stmt = select(User).order_by(User.id).limit(limit)
     if (after := parse_cursor(cursor)) is not None:
         stmt = stmt.where(User.id > after)
     users = list(session.scalars(stmt))
-    return Page(items=[UserRead.model_validate(u) for u in users], next_cursor=next_cursor([u.id for u in users], limit))
+    return Page(
+        items=[UserRead.model_validate(u) for u in users],
+        next_cursor=next_cursor([u.id for u in users], limit),
+    )
 
 
 @router.post("/users", status_code=201)
 def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserRead:
-    user = service.create_user(session, email=body.email, password=body.password, name=body.name,
-                               is_admin=body.is_admin)
-    session.add(AuditEvent(user_id=admin.id, action="user.create", target_type="user", target_id=str(user.id),
-                           details={"is_admin": user.is_admin}))
+    user = service.create_user(
+        session, email=body.email, password=body.password, name=body.name, is_admin=body.is_admin
+    )
+    session.add(
+        AuditEvent(
+            user_id=admin.id,
+            action="user.create",
+            target_type="user",
+            target_id=str(user.id),
+            details={"is_admin": user.is_admin},
+        )
+    )
     return UserRead.model_validate(user)

@@ -18,7 +18,9 @@ def get_job(job: JobDep) -> JobRead:
 
 @router.get("/jobs/{jid}/metrics")
 def job_metrics(job: JobDep, session: SessionDep) -> list[MetricPoint]:
-    rows = session.scalars(select(JobMetric).where(JobMetric.job_id == job.id).order_by(JobMetric.step, JobMetric.id))
+    rows = session.scalars(
+        select(JobMetric).where(JobMetric.job_id == job.id).order_by(JobMetric.step, JobMetric.id)
+    )
     return [MetricPoint(step=m.step, name=m.name, value=m.value) for m in rows]
 
 

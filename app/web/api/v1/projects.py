@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from app.auth.deps import AdminUser, CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
 from app.auth.policies import role_in
-from app.auth.deps import AdminUser, CurrentUser, ProjectAs, SessionDep
-from app.models import Role
 from app.projects import service
 from app.projects.schemas import MemberRead, MemberSet, ProjectCreate, ProjectRead, ProjectUpdate
 from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
@@ -13,13 +12,21 @@ router = APIRouter(tags=["projects"])
 
 
 @router.get("/projects")
-def list_projects(user: CurrentUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 50,
-                  include_archived: bool = False) -> Page[ProjectRead]:
-    rows = service.visible_projects(session, user=user, include_archived=include_archived,
-                                    cursor=parse_cursor(cursor), limit=limit)
+def list_projects(
+    user: CurrentUser,
+    session: SessionDep,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    include_archived: bool = False,
+) -> Page[ProjectRead]:
+    rows = service.visible_projects(
+        session, user=user, include_archived=include_archived, cursor=parse_cursor(cursor), limit=limit
+    )
     counts = service.project_counts(session, [p.id for p, _ in rows])
-    return Page(items=[service.to_read(p, counts[p.id], role) for p, role in rows],
-                next_cursor=next_cursor([p.id for p, _ in rows], limit))
+    return Page(
+        items=[service.to_read(p, counts[p.id], role) for p, role in rows],
+        next_cursor=next_cursor([p.id for p, _ in rows], limit),
+    )
 
 
 @router.post("/projects", status_code=201)
@@ -29,40 +36,43 @@ def create_project(body: ProjectCreate, admin: AdminUser, session: SessionDep) -
 
 
 @router.get("/projects/{pid}")
-def get_project(project: ProjectAs(Role.annotator), user: CurrentUser, session: SessionDep) -> ProjectRead:
+def get_project(project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep) -> ProjectRead:
     role = role_in(session, project_id=project.id, user=user)
     return service.read_project(session, project, role.name if role else None)
 
 
 @router.patch("/projects/{pid}")
-def update_project(body: ProjectUpdate, project: ProjectAs(Role.lead), user: CurrentUser,
-                   session: SessionDep) -> ProjectRead:
+def update_project(
+    body: ProjectUpdate, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> ProjectRead:
     service.update_project(session, project=project, data=body, user=user)
     return service.read_project(session, project)
 
 
 @router.delete("/projects/{pid}", status_code=204)
-def archive_project(project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep) -> Response:
+def archive_project(project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
     service.archive_project(session, project=project, user=user)
     return Response(status_code=204)
 
 
 @router.get("/projects/{pid}/members")
-def list_members(project: ProjectAs(Role.lead), session: SessionDep) -> list[MemberRead]:
-    return [MemberRead(user_id=u.id, email=u.email, name=u.name, role=m.role)
-            for m, u in service.list_members(session, project=project)]
+def list_members(project: ProjectAsLead, session: SessionDep) -> list[MemberRead]:
+    return [
+        MemberRead(user_id=u.id, email=u.email, name=u.name, role=m.role)
+        for m, u in service.list_members(session, project=project)
+    ]
 
 
 @router.put("/projects/{pid}/members/{user_id}")
-def set_member(user_id: int, body: MemberSet, project: ProjectAs(Role.lead), user: CurrentUser,
-               session: SessionDep) -> MemberRead:
+def set_member(
+    user_id: int, body: MemberSet, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> MemberRead:
     member = service.set_member(session, project=project, user_id=user_id, role=body.role, actor=user)
     target = next(u for m, u in service.list_members(session, project=project) if m.user_id == member.user_id)
     return MemberRead(user_id=target.id, email=target.email, name=target.name, role=member.role)
 
 
 @router.delete("/projects/{pid}/members/{user_id}", status_code=204)
-def remove_member(user_id: int, project: ProjectAs(Role.lead), user: CurrentUser,
-                  session: SessionDep) -> Response:
+def remove_member(user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
     service.remove_member(session, project=project, user_id=user_id, actor=user)
     return Response(status_code=204)

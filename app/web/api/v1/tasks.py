@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from app.auth.deps import CurrentUser, ProjectAs, SessionDep, TaskAs
+from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep, TaskAsAnnotator
 from app.core.config import get_settings
 from app.core.errors import InvalidInput
 from app.imports.job import start_import_job, store_upload
@@ -14,7 +14,7 @@ from app.imports.readers import read_rows
 from app.imports.schemas import ImportAnswer, TaskRead
 from app.imports.service import import_inline
 from app.imports.shapes import RowError, parse_mapping
-from app.models import AuditEvent, Role, Task
+from app.models import AuditEvent, Task
 from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
 
 router = APIRouter(tags=["tasks"])
@@ -36,11 +36,22 @@ def _upload_size(file: UploadFile) -> int:
     return size
 
 
-@router.post("/projects/{pid}/imports", status_code=201, response_model=ImportAnswer,
-             responses={202: {"description": "a large file runs as a Job: {job_id}"},
-                        422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"}})
-def import_file(project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep,
-                file: UploadFile = File(...), mapping: str | None = MapQuery) -> Any:
+@router.post(
+    "/projects/{pid}/imports",
+    status_code=201,
+    response_model=ImportAnswer,
+    responses={
+        202: {"description": "a large file runs as a Job: {job_id}"},
+        422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"},
+    },
+)
+def import_file(
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    file: UploadFile = File(...),
+    mapping: str | None = MapQuery,
+) -> Any:
     settings = get_settings()
     parsed = _mapping(mapping)
     filename = file.filename or "upload.jsonl"
@@ -51,35 +62,66 @@ def import_file(project: ProjectAs(Role.lead), user: CurrentUser, session: Sessi
         raise InvalidInput("the file is empty")
     if size > settings.import_inline_max_bytes:
         path = store_upload(file.file)
-        job = start_import_job(session, project=project, user=user, path=path, filename=filename, mapping=mapping)
+        job = start_import_job(
+            session, project=project, user=user, path=path, filename=filename, mapping=mapping
+        )
         return JSONResponse({"job_id": job.id}, status_code=202)
-    result = import_inline(session, project=project, raw_rows=read_rows(file.file, filename=filename),
-                           mapping=parsed)
-    session.add(AuditEvent(user_id=user.id, project_id=project.id, action="tasks.import", target_type="project",
-                           target_id=str(project.id), details={"imported": result.imported, "file": filename}))
+    result = import_inline(
+        session, project=project, raw_rows=read_rows(file.file, filename=filename), mapping=parsed
+    )
+    session.add(
+        AuditEvent(
+            user_id=user.id,
+            project_id=project.id,
+            action="tasks.import",
+            target_type="project",
+            target_id=str(project.id),
+            details={"imported": result.imported, "file": filename},
+        )
+    )
     return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
 
 
-@router.post("/projects/{pid}/tasks", status_code=201,
-             responses={422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"}})
-def create_tasks(rows: list[Any], project: ProjectAs(Role.lead), user: CurrentUser, session: SessionDep,
-                 mapping: str | None = MapQuery) -> ImportAnswer:
+@router.post(
+    "/projects/{pid}/tasks",
+    status_code=201,
+    responses={422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"}},
+)
+def create_tasks(
+    rows: list[Any],
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    mapping: str | None = MapQuery,
+) -> ImportAnswer:
     result = import_inline(session, project=project, raw_rows=enumerate(rows, 1), mapping=_mapping(mapping))
-    session.add(AuditEvent(user_id=user.id, project_id=project.id, action="tasks.import", target_type="project",
-                           target_id=str(project.id), details={"imported": result.imported, "rows": len(rows)}))
+    session.add(
+        AuditEvent(
+            user_id=user.id,
+            project_id=project.id,
+            action="tasks.import",
+            target_type="project",
+            target_id=str(project.id),
+            details={"imported": result.imported, "rows": len(rows)},
+        )
+    )
     return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
 
 
 @router.get("/projects/{pid}/tasks")
-def list_tasks(project: ProjectAs(Role.reviewer), session: SessionDep, cursor: Cursor = None,
-               limit: Limit = 50) -> Page[TaskRead]:
+def list_tasks(
+    project: ProjectAsReviewer, session: SessionDep, cursor: Cursor = None, limit: Limit = 50
+) -> Page[TaskRead]:
     stmt = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(limit)
     if (after := parse_cursor(cursor)) is not None:
         stmt = stmt.where(Task.id > after)
     tasks = list(session.scalars(stmt))
-    return Page(items=[TaskRead.model_validate(t) for t in tasks], next_cursor=next_cursor([t.id for t in tasks], limit))
+    return Page(
+        items=[TaskRead.model_validate(t) for t in tasks],
+        next_cursor=next_cursor([t.id for t in tasks], limit),
+    )
 
 
 @router.get("/tasks/{tid}")
-def get_task(task: TaskAs(Role.annotator)) -> TaskRead:
+def get_task(task: TaskAsAnnotator) -> TaskRead:
     return TaskRead.model_validate(task)
