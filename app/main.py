@@ -15,9 +15,10 @@ from app.core.config import get_settings
 from app.web import errors, health
 from app.web.api.v1 import auth as api_auth
 from app.web.api.v1 import jobs as api_jobs
+from app.web.api.v1 import labeling as api_labeling
 from app.web.api.v1 import projects as api_projects
 from app.web.api.v1 import tasks as api_tasks
-from app.web.pages import account, jobs, projects
+from app.web.pages import account, annotate, jobs, projects
 from app.web.pages import auth as pages_auth
 from app.web.pages.deps import check_csrf
 
@@ -46,12 +47,12 @@ def create_app() -> FastAPI:
     errors.install(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (api_auth, api_projects, api_tasks, api_jobs):
+    for module in (api_auth, api_projects, api_tasks, api_jobs, api_labeling):
         api.include_router(module.router)
     app.include_router(api)
 
     pages = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
-    for module in (pages_auth, projects, jobs, account):
+    for module in (pages_auth, projects, annotate, jobs, account):
         pages.include_router(module.router)
     app.include_router(pages)
     app.include_router(health.router)

@@ -81,13 +81,16 @@ def sentence(rng: random.Random, chars: int) -> str:
 
 def write_file(path: Path, n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
+    # A pool of texts, combined per row with its number so that every row is distinct.
+    prompts = [sentence(rng, 300) for _ in range(500)]
+    answers = [sentence(rng, 790) for _ in range(2000)]
     with path.open("wb") as fh:
         for i in range(n):
             row = {
-                "prompt": f"[{i}] " + sentence(rng, 300),
+                "prompt": f"[{i}] {rng.choice(prompts)}",
                 "responses": [
-                    {"text": sentence(rng, 800), "model": "model-a"},
-                    {"text": sentence(rng, 800), "model": "model-b"},
+                    {"text": f"{rng.choice(answers)} ({i}a)", "model": "model-a"},
+                    {"text": f"{rng.choice(answers)} ({i}b)", "model": "model-b"},
                 ],
             }
             fh.write(orjson.dumps(row) + b"\n")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import uuid
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +13,20 @@ from sqlalchemy.orm import Session
 from app.core.security import hash_password
 from app.imports.service import TaskWriter
 from app.imports.shapes import normalize_row
-from app.models import ApiToken, Job, Member, Project, ProjectKind, Role, Task, User
+from app.models import (
+    Annotation,
+    ApiToken,
+    Assignment,
+    Job,
+    Member,
+    Project,
+    ProjectKind,
+    Role,
+    Task,
+    TaskFlag,
+    User,
+    utcnow,
+)
 from app.projects.schemas import validate_settings
 
 PASSWORD = "correct horse battery"
@@ -99,6 +114,59 @@ def make_job(session: Session, project: Project | None, user: User | None, kind:
     session.add(job)
     session.flush()
     return job
+
+
+def make_lease(session: Session, task: Task, user: User, *, minutes: int = 10) -> Assignment:
+    now = utcnow()
+    lease = Assignment(
+        task_id=task.id,
+        project_id=task.project_id,
+        user_id=user.id,
+        status="active",
+        order=[r["id"] for r in task.responses],
+        expires_at=now + timedelta(minutes=minutes),
+    )
+    session.add(lease)
+    task.reserved += 1
+    session.flush()
+    return lease
+
+
+def make_annotation(
+    session: Session, task: Task, user: User, result: dict[str, Any] | None = None
+) -> Annotation:
+    """A submitted answer, with its (still live) lease, as the annotate page leaves it."""
+    now = utcnow()
+    lease = Assignment(
+        task_id=task.id,
+        project_id=task.project_id,
+        user_id=user.id,
+        status="submitted",
+        order=[r["id"] for r in task.responses],
+        expires_at=now + timedelta(minutes=10),
+        completed_at=now,
+    )
+    session.add(lease)
+    session.flush()
+    annotation = Annotation(
+        uuid=str(uuid.uuid4()),
+        task_id=task.id,
+        project_id=task.project_id,
+        user_id=user.id,
+        assignment_id=lease.id,
+        result=result or {"choice": task.responses[0]["id"], "strength": 1},
+    )
+    session.add(annotation)
+    task.annotation_count += 1
+    session.flush()
+    return annotation
+
+
+def make_flag(session: Session, task: Task, user: User, reason: str = "unclear") -> TaskFlag:
+    flag = TaskFlag(task_id=task.id, project_id=task.project_id, user_id=user.id, reason=reason, comment="hm")
+    session.add(flag)
+    session.flush()
+    return flag
 
 
 __all__ = [

@@ -5,7 +5,7 @@ from app.models.base import Base, utcnow
 from app.models.job import FINISHED, Job, JobMetric
 from app.models.project import Member, Project, ProjectKind, Role
 from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
-from app.models.task import Assignment, Suggestion, Task
+from app.models.task import Assignment, Suggestion, Task, TaskFlag
 from app.models.user import ApiToken, LoginAttempt, User
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Snapshot",
     "Suggestion",
     "Task",
+    "TaskFlag",
     "TrainedModel",
     "User",
     "utcnow",

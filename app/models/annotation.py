@@ -20,6 +20,7 @@ class Annotation(IdMixin, CreatedMixin, Base):
         UniqueConstraint("user_id", "task_id"),
         Index("ix_annotations_task_id", "task_id"),
         Index("ix_annotations_project_created", "project_id", "created_at"),
+        Index("ix_annotations_user_created", "user_id", "created_at"),
     )
 
     uuid: Mapped[str] = mapped_column(String(36))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, JSONType
@@ -36,7 +36,13 @@ class Task(IdMixin, CreatedMixin, Base):
     # open: wants annotations; done: overlap reached; closed: taken out by a lead
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     annotation_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    import_job_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("jobs.id", ondelete="SET NULL"))
+    # Live leases holding a place. On the task row so that a claim's row lock re-checks it: PostgreSQL
+    # re-evaluates a locked row's own columns after a concurrent update, not a count over another table.
+    reserved: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Which import job wrote the row: a tag, not a foreign key. A foreign key would make PostgreSQL check
+    # the job row for every imported row while that job's progress updates pile up row versions that the
+    # open import transaction keeps alive: the import slowed to a third at 1M rows.
+    import_job_id: Mapped[int | None] = mapped_column(BigIntPK)
 
 
 class Suggestion(IdMixin, CreatedMixin, Base):
@@ -63,12 +69,7 @@ class Assignment(IdMixin, CreatedMixin, Base):
     """A lease of one task to one annotator, with the order in which responses were shown."""
 
     __tablename__ = "assignments"
-    __table_args__ = (
-        Index("ix_assignments_user_task", "user_id", "task_id"),
-        Index(
-            "ix_assignments_task_live", "task_id", "expires_at", postgresql_where=text("status = 'active'")
-        ),
-    )
+    __table_args__ = (Index("ix_assignments_user_task", "user_id", "task_id"),)
 
     task_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("tasks.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"))
@@ -79,3 +80,18 @@ class Assignment(IdMixin, CreatedMixin, Base):
     skip_reason: Mapped[str | None]
     expires_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+
+
+class TaskFlag(IdMixin, CreatedMixin, Base):
+    """An annotator's note that a task is unclear, harmful, broken…; it reaches the project's leads."""
+
+    __tablename__ = "task_flags"
+    __table_args__ = (Index("ix_task_flags_project_open", "project_id", "resolved_at"),)
+
+    task_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(20))  # unclear | harmful | broken | other
+    comment: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(BigIntPK, ForeignKey("users.id", ondelete="SET NULL"))

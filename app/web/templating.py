@@ -10,17 +10,35 @@ from fastapi import Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name, guess_lexer
+from pygments.util import ClassNotFound
 from starlette.responses import Response
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 
+
+def _highlight(code: str, lang: str, _attrs: str) -> str:
+    """Fenced code, highlighted on the server (Pygments classes, styled in app.css)."""
+    try:
+        lexer = get_lexer_by_name(lang) if lang else guess_lexer(code)
+    except ClassNotFound:
+        return ""  # markdown-it escapes and renders it plainly
+    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+
+
 # Raw HTML in content is never passed through: markdown-it with html off, then nh3 sanitizes the result.
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "highlight": _highlight}).enable("table")
+_ALLOWED_ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "span": {"class"}, "code": {"class"}, "pre": {"class"}}
 
 
 def render_markdown(text: str | None) -> Markup:
-    return Markup(nh3.clean(_md.render(text or ""), link_rel="noopener noreferrer nofollow"))
+    html = _md.render(text or "")
+    return Markup(
+        nh3.clean(html, attributes=_ALLOWED_ATTRIBUTES, link_rel="noopener noreferrer nofollow")
+    )
 
 
 templates.env.filters["markdown"] = render_markdown

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 12:46:33.744654
+Create Date: 2026-11-21 13:23:31.426935
 """
 
 from collections.abc import Sequence
@@ -192,6 +192,88 @@ def upgrade() -> None:
     )
     op.create_index("ix_members_user_id", "members", ["user_id"], unique=False)
     op.create_table(
+        "tasks",
+        sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("external_id", sa.String(length=200), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=False),
+        sa.Column(
+            "prompt",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "responses",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "meta",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column(
+            "gold",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("status", sa.String(length=10), server_default="open", nullable=False),
+        sa.Column("annotation_count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("reserved", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("import_job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_tasks_project_id_projects"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
+        sa.UniqueConstraint("project_id", "dedupe_key", name=op.f("uq_tasks_project_id_dedupe_key")),
+    )
+    op.create_index(
+        "ix_tasks_queue",
+        "tasks",
+        ["project_id", sa.literal_column("priority DESC"), "id"],
+        unique=False,
+        postgresql_where=sa.text("status = 'open'"),
+        sqlite_where=sa.text("status = 'open'"),
+    )
+    op.create_table(
+        "assignments",
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "order",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("seed", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("skip_reason", sa.String(), nullable=True),
+        sa.Column("expires_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", app.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_assignments_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_assignments_task_id_tasks"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_assignments_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
+    )
+    op.create_index("ix_assignments_user_task", "assignments", ["user_id", "task_id"], unique=False)
+    op.create_table(
         "job_metrics",
         sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("step", sa.Integer(), nullable=False),
@@ -257,134 +339,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("project_id", "version", name=op.f("uq_snapshots_project_id_version")),
     )
     op.create_table(
-        "tasks",
-        sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("external_id", sa.String(length=200), nullable=True),
-        sa.Column("dedupe_key", sa.String(length=200), nullable=False),
-        sa.Column(
-            "prompt",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "responses",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "meta",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column(
-            "gold",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column("status", sa.String(length=10), server_default="open", nullable=False),
-        sa.Column("annotation_count", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("import_job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["import_job_id"], ["jobs.id"], name=op.f("fk_tasks_import_job_id_jobs"), ondelete="SET NULL"
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("fk_tasks_project_id_projects"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
-        sa.UniqueConstraint("project_id", "dedupe_key", name=op.f("uq_tasks_project_id_dedupe_key")),
-    )
-    op.create_index(
-        "ix_tasks_queue",
-        "tasks",
-        ["project_id", sa.literal_column("priority DESC"), "id"],
-        unique=False,
-        postgresql_where=sa.text("status = 'open'"),
-        sqlite_where=sa.text("status = 'open'"),
-    )
-    op.create_table(
-        "assignments",
-        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "order",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("seed", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("skip_reason", sa.String(), nullable=True),
-        sa.Column("expires_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", app.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_assignments_project_id_projects"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["task_id"], ["tasks.id"], name=op.f("fk_assignments_task_id_tasks"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_assignments_user_id_users"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_assignments")),
-    )
-    op.create_index(
-        "ix_assignments_task_live",
-        "assignments",
-        ["task_id", "expires_at"],
-        unique=False,
-        postgresql_where=sa.text("status = 'active'"),
-    )
-    op.create_index("ix_assignments_user_task", "assignments", ["user_id", "task_id"], unique=False)
-    op.create_table(
-        "models",
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("snapshot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("base_model", sa.String(length=500), nullable=False),
-        sa.Column("method", sa.String(length=20), nullable=False),
-        sa.Column("weights", sa.String(length=10), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),
-        sa.Column(
-            "params",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "metrics",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("preflab_version", sa.String(length=40), nullable=False),
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["job_id"], ["jobs.id"], name=op.f("fk_models_job_id_jobs"), ondelete="SET NULL"
-        ),
-        sa.ForeignKeyConstraint(
-            ["snapshot_id"],
-            ["snapshots.id"],
-            name=op.f("fk_models_snapshot_id_snapshots"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_models")),
-    )
-    op.create_index(op.f("ix_models_job_id"), "models", ["job_id"], unique=False)
-    op.create_index(op.f("ix_models_snapshot_id"), "models", ["snapshot_id"], unique=False)
-    op.create_table(
         "suggestions",
         sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
@@ -415,6 +369,41 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_suggestions_job_id"), "suggestions", ["job_id"], unique=False)
     op.create_index(op.f("ix_suggestions_task_id"), "suggestions", ["task_id"], unique=False)
+    op.create_table(
+        "task_flags",
+        sa.Column("task_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("reason", sa.String(length=20), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("resolved_at", app.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_task_flags_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["resolved_by_id"],
+            ["users.id"],
+            name=op.f("fk_task_flags_resolved_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["task_id"], ["tasks.id"], name=op.f("fk_task_flags_task_id_tasks"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_task_flags_user_id_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_task_flags")),
+    )
+    op.create_index("ix_task_flags_project_open", "task_flags", ["project_id", "resolved_at"], unique=False)
+    op.create_index(op.f("ix_task_flags_task_id"), "task_flags", ["task_id"], unique=False)
     op.create_table(
         "annotations",
         sa.Column("uuid", sa.String(length=36), nullable=False),
@@ -469,6 +458,44 @@ def upgrade() -> None:
         "ix_annotations_project_created", "annotations", ["project_id", "created_at"], unique=False
     )
     op.create_index("ix_annotations_task_id", "annotations", ["task_id"], unique=False)
+    op.create_index("ix_annotations_user_created", "annotations", ["user_id", "created_at"], unique=False)
+    op.create_table(
+        "models",
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("snapshot_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("base_model", sa.String(length=500), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("weights", sa.String(length=10), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column(
+            "params",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "metrics",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("preflab_version", sa.String(length=40), nullable=False),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("created_at", app.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name=op.f("fk_models_job_id_jobs"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["snapshot_id"],
+            ["snapshots.id"],
+            name=op.f("fk_models_snapshot_id_snapshots"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_models")),
+    )
+    op.create_index(op.f("ix_models_job_id"), "models", ["job_id"], unique=False)
+    op.create_index(op.f("ix_models_snapshot_id"), "models", ["snapshot_id"], unique=False)
     op.create_table(
         "annotation_revisions",
         sa.Column("annotation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -537,19 +564,23 @@ def downgrade() -> None:
     op.drop_table("reviews")
     op.drop_index(op.f("ix_annotation_revisions_annotation_id"), table_name="annotation_revisions")
     op.drop_table("annotation_revisions")
-    op.drop_index("ix_annotations_task_id", table_name="annotations")
-    op.drop_index("ix_annotations_project_created", table_name="annotations")
-    op.drop_table("annotations")
-    op.drop_index(op.f("ix_suggestions_task_id"), table_name="suggestions")
-    op.drop_index(op.f("ix_suggestions_job_id"), table_name="suggestions")
-    op.drop_table("suggestions")
     op.drop_index(op.f("ix_models_snapshot_id"), table_name="models")
     op.drop_index(op.f("ix_models_job_id"), table_name="models")
     op.drop_table("models")
+    op.drop_index("ix_annotations_user_created", table_name="annotations")
+    op.drop_index("ix_annotations_task_id", table_name="annotations")
+    op.drop_index("ix_annotations_project_created", table_name="annotations")
+    op.drop_table("annotations")
+    op.drop_index(op.f("ix_task_flags_task_id"), table_name="task_flags")
+    op.drop_index("ix_task_flags_project_open", table_name="task_flags")
+    op.drop_table("task_flags")
+    op.drop_index(op.f("ix_suggestions_task_id"), table_name="suggestions")
+    op.drop_index(op.f("ix_suggestions_job_id"), table_name="suggestions")
+    op.drop_table("suggestions")
+    op.drop_table("snapshots")
+    op.drop_index("ix_job_metrics_job_name_step", table_name="job_metrics")
+    op.drop_table("job_metrics")
     op.drop_index("ix_assignments_user_task", table_name="assignments")
-    op.drop_index(
-        "ix_assignments_task_live", table_name="assignments", postgresql_where=sa.text("status = 'active'")
-    )
     op.drop_table("assignments")
     op.drop_index(
         "ix_tasks_queue",
@@ -558,9 +589,6 @@ def downgrade() -> None:
         sqlite_where=sa.text("status = 'open'"),
     )
     op.drop_table("tasks")
-    op.drop_table("snapshots")
-    op.drop_index("ix_job_metrics_job_name_step", table_name="job_metrics")
-    op.drop_table("job_metrics")
     op.drop_index("ix_members_user_id", table_name="members")
     op.drop_table("members")
     op.drop_index("ix_jobs_project_created", table_name="jobs")

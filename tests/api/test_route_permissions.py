@@ -7,6 +7,7 @@ route's → 403; the route's role and above (and admins) → served."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.main import create_app, iter_routes
 from app.models import Role
 from tests import factories
-from tests.conftest import csrf_of, login
+from tests.conftest import csrf_of, sign_in
 
 PUBLIC, AUTH, ADMIN = "public", "authenticated", "admin"
 ANNOTATOR, REVIEWER, LEAD = Role.annotator, Role.reviewer, Role.lead
@@ -26,8 +27,10 @@ ANNOTATOR, REVIEWER, LEAD = Role.annotator, Role.reviewer, Role.lead
 @dataclass(frozen=True)
 class Rule:
     need: Any
-    body: Any = None  # json for /api, form data for pages
+    body: Any = None  # json for /api, form data for pages (json too when json=True)
     files: bool = False
+    json: bool = False
+    uuid: str = "new"  # which annotation {uuid} names: new, own (the caller's), other (another member's)
 
 
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -84,6 +87,36 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects/{pid}/import"): Rule(LEAD, files=True),
     ("GET", "/jobs/{jid}"): Rule(LEAD),
     ("POST", "/jobs/{jid}/cancel"): Rule(LEAD, {}),
+    # annotating
+    ("POST", "/api/v1/projects/{pid}/next"): Rule(ANNOTATOR),
+    ("POST", "/api/v1/assignments/{aid}/skip"): Rule(ANNOTATOR, {"reason": "unsure"}),
+    ("PUT", "/api/v1/annotations/{uuid}"): Rule(
+        ANNOTATOR, {"task_id": "{tid}", "result": {"choice": "a", "strength": 1}}
+    ),
+    ("PATCH", "/api/v1/annotations/{uuid}"): Rule(
+        ANNOTATOR, {"result": {"choice": "b", "strength": 0}}, uuid="own"
+    ),
+    ("GET", "/api/v1/annotations/{uuid}"): Rule(REVIEWER, uuid="other"),
+    ("GET", "/api/v1/projects/{pid}/annotations"): Rule(REVIEWER),
+    ("POST", "/api/v1/tasks/{tid}/flags"): Rule(ANNOTATOR, {"reason": "unclear", "comment": "?"}),
+    ("GET", "/api/v1/projects/{pid}/flags"): Rule(LEAD),
+    ("POST", "/api/v1/projects/{pid}/flags/{fid}/resolve"): Rule(LEAD),
+    ("GET", "/projects/{pid}/annotate"): Rule(ANNOTATOR),
+    ("GET", "/projects/{pid}/annotate/next"): Rule(ANNOTATOR),
+    ("GET", "/projects/{pid}/annotate/progress"): Rule(ANNOTATOR),
+    ("POST", "/projects/{pid}/annotate/submit"): Rule(
+        ANNOTATOR,
+        {"uuid": "{new_uuid}", "task_id": "{tid}", "result": {"choice": "a", "strength": 1}},
+        json=True,
+    ),
+    ("POST", "/projects/{pid}/annotate/edit"): Rule(
+        ANNOTATOR, {"uuid": "{own_uuid}", "result": {"choice": "b", "strength": 2}}, json=True
+    ),
+    ("POST", "/projects/{pid}/annotate/skip"): Rule(ANNOTATOR, {"assignment_id": "{aid}"}, json=True),
+    ("POST", "/projects/{pid}/annotate/flag"): Rule(
+        ANNOTATOR, {"task_id": "{tid}", "reason": "broken"}, json=True
+    ),
+    ("POST", "/projects/{pid}/flags/{fid}/resolve"): Rule(LEAD, {}),
 }
 
 CALLERS = ["anonymous", "nonmember", "annotator", "reviewer", "lead", "admin"]
@@ -93,6 +126,15 @@ def test_every_route_has_a_rule() -> None:
     served = {(method, path) for method, path, _ in iter_routes(create_app().routes)}
     assert served - set(ROUTES) == set(), "new routes need a rule in ROUTES"
     assert set(ROUTES) - served == set(), "ROUTES names routes the app no longer serves"
+
+
+def _fill(value: Any, values: dict[str, Any]) -> Any:
+    """Put ids into a body: "{tid}" becomes the task's id (an int where the template was only that)."""
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, str) and re.fullmatch(r"\{\w+\}", value):
+        return values[value[1:-1]]
+    return value
 
 
 def _expected(rule: Rule, caller: str) -> str:
@@ -121,13 +163,17 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     other = factories.make_user(db)
     factories.add_member(db, project, other, Role.annotator)  # the member that member routes change
     outsider = factories.make_user(db)
-    task = factories.make_tasks(db, project, 1)[0]
+    task, leased, annotated, others = factories.make_tasks(db, project, 4)
     job = factories.make_job(db, project, users["lead"])
     me = users.get(caller)
-    token_owner = me or users["lead"]
+    owner = me if caller not in ("anonymous", "nonmember") else users["lead"]  # whose lease and answer
     from app.auth.service import create_token
 
-    token, _ = create_token(db, user=token_owner, name="t")
+    token, _ = create_token(db, user=me or users["lead"], name="t")
+    lease = factories.make_lease(db, leased, owner)
+    own = factories.make_annotation(db, annotated, owner)
+    theirs = factories.make_annotation(db, others, other)
+    flag = factories.make_flag(db, task, other)
     values = {
         "pid": project.id,
         "tid": task.id,
@@ -135,7 +181,12 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
         "user_id": other.id,
         "token_id": token.id,
         "other_id": outsider.id,
+        "aid": lease.id,
+        "fid": flag.id,
+        "own_uuid": own.uuid,
+        "new_uuid": str(uuid.uuid4()),
     }
+    values["uuid"] = {"new": values["new_uuid"], "own": own.uuid, "other": theirs.uuid}[rule.uuid]
     path = re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
     is_api = path.startswith("/api/")
 
@@ -145,7 +196,7 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
         if is_api:
             headers["Authorization"] = f"Bearer {factories.make_token(db, me)}"
         else:
-            csrf = login(client, me.email)
+            csrf = sign_in(client, me.id)
     elif not is_api:
         csrf = csrf_of(client)
 
@@ -155,9 +206,11 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
         if not is_api:
             kwargs["data"] = {"csrf_token": csrf}
     elif method in ("POST", "PUT", "PATCH"):
-        body = rule.body if rule.body is not None else {}
-        if is_api:
+        body = _fill(rule.body if rule.body is not None else {}, values)
+        if is_api or rule.json:
             kwargs["json"] = body
+            if not is_api:
+                headers["X-CSRF-Token"] = csrf
         else:
             form = {k: str(v).format(**values) for k, v in body.items()}
             if template == "/login":

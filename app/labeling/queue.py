@@ -1,0 +1,215 @@
+"""The claim queue (DESIGN §5). One statement claims the next task for a user: an open task of the
+project whose annotations + reserved places are fewer than the overlap asks, not annotated, skipped or
+held by this user, highest priority first, then oldest.
+
+PostgreSQL: a CTE locks the candidate with FOR UPDATE SKIP LOCKED, bumps the task's `reserved` count
+and inserts the lease. Concurrent annotators pass over each other's locked candidates; one whose
+snapshot predates another's committed claim re-checks the task's own row (`reserved` lives there for
+that reason) and drops it. SQLite: the same select and writes inside the BEGIN IMMEDIATE transaction
+every session opens (app/core/db.py), which serializes writers.
+
+A lease holds its place until it is submitted, skipped or expires; expired leases give their places
+back lazily, at the next claim in the project that finds one (an index probe when there is none)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, exists, select, text, update
+from sqlalchemy.orm import Session
+
+from app.models import Assignment, Project, Task, User, utcnow
+
+MAX_AHEAD = 1  # leases beyond the current one a user may hold: the page prefetches one task
+
+
+@dataclass
+class Claim:
+    assignment: Assignment
+    task: Task
+
+
+def shown_order(response_ids: list[str], seed: int) -> list[str]:
+    """Response ids in display order: sorted by md5(id + seed), the same rule the PostgreSQL claim uses."""
+    return sorted(response_ids, key=lambda rid: hashlib.md5(f"{rid}{seed}".encode()).hexdigest())
+
+
+def held_leases(session: Session, *, project: Project, user: User, now: datetime) -> list[Assignment]:
+    return list(
+        session.scalars(
+            select(Assignment)
+            .where(
+                Assignment.user_id == user.id,
+                Assignment.project_id == project.id,
+                Assignment.status == "active",
+                Assignment.expires_at > now,
+            )
+            .order_by(Assignment.id)
+        )
+    )
+
+
+def give_back(session: Session, task_counts: Counter[int]) -> None:
+    """Return reserved places to their tasks (never below zero)."""
+    for task_id, n in task_counts.items():
+        session.execute(
+            update(Task)
+            .where(Task.id == task_id)
+            .values(reserved=case((Task.reserved > n, Task.reserved - n), else_=0))
+        )
+
+
+def reap_expired(session: Session, *, project: Project, now: datetime) -> int:
+    """Mark expired leases and give their places back; returns how many."""
+    probe = select(Assignment.id).where(
+        Assignment.project_id == project.id, Assignment.status == "active", Assignment.expires_at <= now
+    )
+    if session.scalar(probe.limit(1)) is None:
+        return 0
+    # The status condition makes each lease expire once, even with two reapers at the same moment.
+    expired = (
+        session.execute(
+            update(Assignment)
+            .where(Assignment.id.in_(probe.limit(1000).scalar_subquery()), Assignment.status == "active")
+            .values(status="expired", completed_at=now)
+            .returning(Assignment.task_id)
+        )
+        .scalars()
+        .all()
+    )
+    give_back(session, Counter(expired))
+    return len(expired)
+
+
+_PG_CLAIM = text("""
+WITH candidate AS (
+    SELECT t.id FROM tasks t
+    WHERE t.project_id = :pid AND t.status = 'open' AND t.annotation_count + t.reserved < :overlap
+      AND NOT EXISTS (
+            SELECT 1 FROM assignments m
+            WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
+    ORDER BY t.priority DESC, t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+), reserve AS (
+    UPDATE tasks t SET reserved = t.reserved + 1 FROM candidate c WHERE t.id = c.id
+    RETURNING t.id, t.responses
+)
+INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, created_at)
+SELECT r.id, :pid, :uid,
+       coalesce((SELECT jsonb_agg(e->>'id' ORDER BY md5((e->>'id') || :seed_text))
+                 FROM jsonb_array_elements(r.responses) e), '[]'::jsonb),
+       :seed, 'active', :expires, :now
+FROM reserve r
+RETURNING id
+""")
+
+
+def _claim_postgresql(
+    session: Session, *, project: Project, user: User, now: datetime, seed: int, expires: datetime
+) -> int | None:
+    return session.execute(
+        _PG_CLAIM,
+        {
+            "pid": project.id,
+            "uid": user.id,
+            "now": now,
+            "overlap": int(project.settings.get("overlap", 1)),
+            "seed": seed,
+            "seed_text": str(seed),
+            "expires": expires,
+        },
+    ).scalar()
+
+
+def _claim_sqlite(
+    session: Session, *, project: Project, user: User, now: datetime, seed: int, expires: datetime
+) -> int | None:
+    mine = exists().where(
+        Assignment.user_id == user.id,
+        Assignment.task_id == Task.id,
+        Assignment.status.in_(("active", "submitted", "skipped")),
+    )
+    row = session.execute(
+        select(Task.id, Task.responses)
+        .where(
+            Task.project_id == project.id,
+            Task.status == "open",
+            Task.annotation_count + Task.reserved < int(project.settings.get("overlap", 1)),
+            ~mine,
+        )
+        .order_by(Task.priority.desc(), Task.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    session.execute(update(Task).where(Task.id == row.id).values(reserved=Task.reserved + 1))
+    lease = Assignment(
+        task_id=row.id,
+        project_id=project.id,
+        user_id=user.id,
+        seed=seed,
+        status="active",
+        order=shown_order([str(r["id"]) for r in row.responses], seed),
+        expires_at=expires,
+        created_at=now,
+    )
+    session.add(lease)
+    session.flush()
+    return lease.id
+
+
+def claim_next_task(session: Session, *, project: Project, user: User, ahead: int = 0) -> Claim | None:
+    """The user's `ahead`-th live lease in this project (0: the current task, 1: the prefetched one),
+    claiming a new task when they hold fewer; None when nothing is left for them."""
+    if not 0 <= ahead <= MAX_AHEAD:
+        raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
+    now = utcnow()
+    held = held_leases(session, project=project, user=user, now=now)
+    if len(held) > ahead:
+        lease = held[ahead]
+    else:
+        reap_expired(session, project=project, now=now)
+        seed = secrets.randbelow(2**31)
+        expires = now + timedelta(minutes=int(project.settings.get("lease_minutes", 10)))
+        claim = _claim_postgresql if session.get_bind().dialect.name == "postgresql" else _claim_sqlite
+        lease_id = claim(session, project=project, user=user, now=now, seed=seed, expires=expires)
+        if lease_id is None:
+            return None
+        lease = session.get_one(Assignment, lease_id)
+    return Claim(assignment=lease, task=session.get_one(Task, lease.task_id))
+
+
+def close_lease(session: Session, assignment: Assignment, *, status: str, reason: str | None = None) -> bool:
+    """Submit or skip a lease; True when it still held its place (which the caller then gives back).
+    The status condition makes this safe against a reaper expiring the same lease at the same time."""
+    closed = session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment.id, Assignment.status == "active")
+        .values(status=status, skip_reason=reason, completed_at=utcnow())
+        .returning(Assignment.id)
+    ).scalar()
+    session.refresh(assignment)
+    return closed is not None
+
+
+def lease_is_live(assignment: Assignment | None, now: datetime | None = None) -> bool:
+    return (
+        assignment is not None and assignment.status == "active" and assignment.expires_at > (now or utcnow())
+    )
+
+
+__all__ = [
+    "Claim",
+    "claim_next_task",
+    "close_lease",
+    "give_back",
+    "held_leases",
+    "lease_is_live",
+    "reap_expired",
+    "shown_order",
+]

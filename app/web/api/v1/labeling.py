@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from app.auth.deps import (
+    CurrentUser,
+    ProjectAsAnnotator,
+    ProjectAsLead,
+    ProjectAsReviewer,
+    SessionDep,
+    TaskAsAnnotator,
+)
+from app.auth.policies import project_for
+from app.core.errors import NotFound
+from app.imports.schemas import TaskRead
+from app.labeling import service
+from app.labeling.queue import MAX_AHEAD, claim_next_task
+from app.labeling.schemas import (
+    AnnotationPatch,
+    AnnotationPut,
+    AnnotationRead,
+    AssignmentRead,
+    FlagCreate,
+    FlagRead,
+    NextTask,
+    SkipBody,
+)
+from app.models import Annotation, Assignment, Role, TaskFlag
+from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
+
+router = APIRouter(tags=["annotating"])
+
+
+def get_my_assignment(aid: int, user: CurrentUser, session: SessionDep) -> Assignment:
+    assignment = session.get(Assignment, aid)
+    if assignment is None or assignment.user_id != user.id:
+        raise NotFound(f"assignment {aid} not found")
+    project_for(session, project_id=assignment.project_id, user=user, need=Role.annotator)
+    return assignment
+
+
+MyAssignment = Annotated[Assignment, Depends(get_my_assignment)]
+
+
+def get_visible_annotation(uuid: str, user: CurrentUser, session: SessionDep) -> Annotation:
+    """One's own annotations; others' only for reviewers and leads of the project (annotators are blind)."""
+    annotation = session.scalar(select(Annotation).where(Annotation.uuid == uuid))
+    if annotation is None:
+        raise NotFound("annotation not found")
+    need = Role.annotator if annotation.user_id == user.id else Role.reviewer
+    try:
+        project_for(session, project_id=annotation.project_id, user=user, need=need)
+    except NotFound:
+        raise NotFound("annotation not found") from None
+    return annotation
+
+
+VisibleAnnotation = Annotated[Annotation, Depends(get_visible_annotation)]
+
+
+@router.post(
+    "/projects/{pid}/next", response_model=NextTask, responses={204: {"description": "nothing left"}}
+)
+def next_task(
+    project: ProjectAsAnnotator,
+    user: CurrentUser,
+    session: SessionDep,
+    ahead: Annotated[int, Query(ge=0, le=MAX_AHEAD)] = 0,
+) -> object:
+    claim = claim_next_task(session, project=project, user=user, ahead=ahead)
+    if claim is None:
+        return Response(status_code=204)
+    return NextTask(
+        assignment=AssignmentRead.model_validate(claim.assignment), task=TaskRead.model_validate(claim.task)
+    )
+
+
+@router.post("/assignments/{aid}/skip")
+def skip_assignment(
+    body: SkipBody, assignment: MyAssignment, user: CurrentUser, session: SessionDep
+) -> AssignmentRead:
+    return AssignmentRead.model_validate(
+        service.skip(session, assignment=assignment, user=user, reason=body.reason)
+    )
+
+
+@router.put(
+    "/annotations/{uuid}",
+    status_code=201,
+    response_model=AnnotationRead,
+    responses={200: {"description": "a repeat: the stored annotation"}},
+)
+def put_annotation(uuid: str, body: AnnotationPut, user: CurrentUser, session: SessionDep) -> object:
+    submitted = service.submit_annotation(session, annotation_uuid=uuid, user=user, body=body)
+    read = AnnotationRead.model_validate(submitted.annotation)
+    if submitted.created:
+        return read
+    return JSONResponse(read.model_dump(mode="json"), status_code=200)
+
+
+@router.patch("/annotations/{uuid}")
+def patch_annotation(
+    uuid: str, body: AnnotationPatch, user: CurrentUser, session: SessionDep
+) -> AnnotationRead:
+    annotation = service.edit_annotation(
+        session, annotation_uuid=uuid, user=user, result=body.result, lead_time_ms=body.lead_time_ms
+    )
+    return AnnotationRead.model_validate(annotation)
+
+
+@router.get("/annotations/{uuid}")
+def get_annotation(annotation: VisibleAnnotation) -> AnnotationRead:
+    return AnnotationRead.model_validate(annotation)
+
+
+@router.get("/projects/{pid}/annotations")
+def list_annotations(
+    project: ProjectAsReviewer, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
+) -> Page[AnnotationRead]:
+    stmt = select(Annotation).where(Annotation.project_id == project.id).order_by(Annotation.id).limit(limit)
+    if (after := parse_cursor(cursor)) is not None:
+        stmt = stmt.where(Annotation.id > after)
+    rows = list(session.scalars(stmt))
+    return Page(
+        items=[AnnotationRead.model_validate(a) for a in rows],
+        next_cursor=next_cursor([a.id for a in rows], limit),
+    )
+
+
+@router.post("/tasks/{tid}/flags", status_code=201)
+def flag_task(body: FlagCreate, task: TaskAsAnnotator, user: CurrentUser, session: SessionDep) -> FlagRead:
+    return FlagRead.model_validate(
+        service.flag_task(session, task=task, user=user, reason=body.reason, comment=body.comment)
+    )
+
+
+@router.get("/projects/{pid}/flags")
+def list_flags(project: ProjectAsLead, session: SessionDep, include_resolved: bool = False) -> list[FlagRead]:
+    stmt = select(TaskFlag).where(TaskFlag.project_id == project.id).order_by(TaskFlag.id.desc())
+    if not include_resolved:
+        stmt = stmt.where(TaskFlag.resolved_at.is_(None))
+    return [FlagRead.model_validate(f) for f in session.scalars(stmt)]
+
+
+@router.post("/projects/{pid}/flags/{fid}/resolve")
+def resolve_flag(fid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> FlagRead:
+    flag = session.get(TaskFlag, fid)
+    if flag is None or flag.project_id != project.id:
+        raise NotFound(f"flag {fid} not found")
+    return FlagRead.model_validate(service.resolve_flag(session, flag=flag, user=user))
