@@ -36,6 +36,27 @@ def run_migrations() -> None:
     command.upgrade(config, "head")
 
 
+# A single embedded worker needs none of the cluster chatter between workers.
+QUIET_WORKER = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def worker_command(queues: str, *extra: str) -> list[str]:
+    """The command line of a Celery worker process on the given queues."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "-Q",
+        queues,
+        "--loglevel",
+        "INFO",
+        *extra,
+    ]
+
+
 @cli.command()
 def migrate() -> None:
     """Apply database migrations (alembic upgrade head)."""
@@ -69,26 +90,7 @@ def serve(
                 )
     proc = None
     if worker:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "-Q",
-                "default,gpu",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-        )
+        proc = subprocess.Popen(worker_command("default,gpu", "--pool", "solo", *QUIET_WORKER), cwd=ROOT)
     console.print(f"Preflab is running at [bold]http://{host}:{port}[/bold]  (Ctrl-C stops it)")
     try:
         uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
@@ -104,22 +106,7 @@ def serve(
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def worker(ctx: typer.Context, queues: str = "default", concurrency: int = 1) -> None:
     """Run a Celery worker (extra arguments go to celery)."""
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "worker",
-        "-Q",
-        queues,
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        "INFO",
-        *ctx.args,
-    ]
-    os.execv(sys.executable, args)
+    os.execv(sys.executable, worker_command(queues, "--concurrency", str(concurrency), *ctx.args))
 
 
 @cli.command("create-user")
@@ -157,7 +144,7 @@ def import_cmd(
     from app.imports.readers import read_rows
     from app.imports.service import import_inline
     from app.imports.shapes import parse_mapping
-    from app.models import AuditEvent, Project
+    from app.models import Project
 
     with session_scope() as session:
         found = (
@@ -189,7 +176,11 @@ def import_cmd(
 
             try:
                 result = import_inline(
-                    session, project=found, raw_rows=rows(), mapping=parse_mapping(mapping)
+                    session,
+                    project=found,
+                    raw_rows=rows(),
+                    mapping=parse_mapping(mapping),
+                    source=f"cli: {file.name}",
                 )
             except ImportRejected as exc:
                 progress.stop()
@@ -198,15 +189,7 @@ def import_cmd(
                 console.print(f"[red]{exc.message}[/red]")
                 raise typer.Exit(1) from None
             progress.update(bar, completed=size)
-        session.add(
-            AuditEvent(
-                project_id=found.id,
-                action="tasks.import",
-                target_type="project",
-                target_id=str(found.id),
-                details={"imported": result.imported, "file": file.name, "via": "cli"},
-            )
-        )
+
     console.print(f"imported {result.imported}, duplicates {result.duplicates}")
 
 

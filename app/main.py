@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
@@ -46,15 +46,12 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
 
-    api = APIRouter(prefix="/api/v1")
-    for module in (api_auth, api_projects, api_tasks, api_jobs, api_labeling):
-        api.include_router(module.router)
-    app.include_router(api)
-
-    pages = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+    # Routers are included one level deep: every extra level of nesting is walked on each request.
+    # The annotation loop comes first, so its routes match first.
+    for module in (api_labeling, api_auth, api_projects, api_tasks, api_jobs):
+        app.include_router(module.router, prefix="/api/v1")
     for module in (pages_auth, projects, annotate, jobs, account):
-        pages.include_router(module.router)
-    app.include_router(pages)
+        app.include_router(module.router, dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.include_router(health.router)
     STATIC_DIR.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

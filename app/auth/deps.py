@@ -1,4 +1,9 @@
-"""Typed dependency aliases: a route loads the object, checks the policy, calls the service."""
+"""Typed dependency aliases: a route loads the object, checks the policy, calls the service.
+
+They are plain (sync) functions, run in the thread pool. Tried and dropped: `async def` dependencies
+making their blocking calls on the event loop saved the thread hops (2.4x the annotation loop's
+cycles/s) but can deadlock: a statement that waits for a lock (SQLite's BEGIN IMMEDIATE, a row lock
+in PostgreSQL) blocks the very loop that would commit the transaction holding it."""
 
 from __future__ import annotations
 
@@ -27,7 +32,9 @@ def get_db() -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": commit before the response is sent, so a client that has its answer (and asks again,
+# perhaps through another worker process) always finds the write.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_current_user(request: Request, session: SessionDep) -> User:

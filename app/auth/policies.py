@@ -26,8 +26,13 @@ def role_in(session: Session, *, project_id: int, user: User) -> Role | None:
 
 def project_for(session: Session, *, project_id: int, user: User, need: Role) -> Project:
     """The project if the user may act on it with `need`; 404 for non-members so existence does not leak."""
-    project = session.get(Project, project_id)
-    role = role_in(session, project_id=project_id, user=user) if project is not None else None
+    row = session.execute(
+        select(Project, Member.role)
+        .outerjoin(Member, (Member.project_id == Project.id) & (Member.user_id == user.id))
+        .where(Project.id == project_id)
+    ).first()
+    project = row[0] if row else None
+    role = (Role.lead if user.is_admin else Role[row[1]] if row[1] else None) if row else None
     if project is None or role is None:
         raise NotFound(f"project {project_id} not found")
     if role < need:

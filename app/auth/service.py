@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.core.audit import record
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from app.core.security import hash_api_token, hash_password, new_api_token, verify_password
-from app.models import ApiToken, AuditEvent, LoginAttempt, User, utcnow
+from app.models import ApiToken, LoginAttempt, User, utcnow
 
 
 def create_user(
-    session: Session, *, email: str, password: str, name: str = "", is_admin: bool = False
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    is_admin: bool = False,
+    actor: User | None = None,
 ) -> User:
     email = email.strip().lower()
     if "@" not in email:
@@ -31,6 +38,13 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    record(
+        session,
+        "user.create",
+        user_id=actor.id if actor else None,
+        target=("user", user.id),
+        is_admin=is_admin,
+    )
     return user
 
 
@@ -72,9 +86,7 @@ def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiTo
     token = ApiToken(user_id=user.id, name=name or "token", prefix=raw[:8], token_hash=hash_api_token(raw))
     session.add(token)
     session.flush()
-    session.add(
-        AuditEvent(user_id=user.id, action="token.create", target_type="token", target_id=str(token.id))
-    )
+    record(session, "token.create", user_id=user.id, target=("token", token.id))
     return token, raw
 
 
@@ -83,20 +95,21 @@ def revoke_token(session: Session, *, user: User, token_id: int) -> None:
     if token is None or token.user_id != user.id or token.revoked_at is not None:
         raise NotFound("no such token")
     token.revoked_at = utcnow()
-    session.add(
-        AuditEvent(user_id=user.id, action="token.revoke", target_type="token", target_id=str(token_id))
-    )
+    record(session, "token.revoke", user_id=user.id, target=("token", token_id))
 
 
 def user_for_token(session: Session, raw: str) -> User | None:
-    token = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_api_token(raw), ApiToken.revoked_at.is_(None))
-    )
-    if token is None:
+    """The active user behind a live token, in one query (this runs on every API request)."""
+    row = session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_api_token(raw), ApiToken.revoked_at.is_(None), User.is_active)
+    ).first()
+    if row is None:
         return None
+    user, token_id, last_used_at = row
     now = utcnow()
     # Write last-used at most once a minute: a busy script should not turn every read into a write.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-    user = session.get(User, token.user_id)
-    return user if user is not None and user.is_active else None
+    if last_used_at is None or now - last_used_at > timedelta(minutes=1):
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+    return user

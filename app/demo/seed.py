@@ -40,7 +40,6 @@ def seed_demo(session: Session, *, admin_password: str | None = None) -> tuple[s
             ),
         )
         lines = (DEMO_DIR / spec["file"]).read_bytes().splitlines()
-        import_inline(
-            session, project=project, raw_rows=((n, orjson.loads(line)) for n, line in enumerate(lines, 1))
-        )
+        rows = ((n, orjson.loads(line)) for n, line in enumerate(lines, 1))
+        import_inline(session, project=project, raw_rows=rows, actor_id=admin.id, source="demo seed")
     return ADMIN_EMAIL, password

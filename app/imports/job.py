@@ -23,9 +23,9 @@ from app.core.db import get_engine, session_scope
 from app.core.errors import ImportRejected
 from app.core.jobs import append_log, claim_job, create_job, finish_job
 from app.imports.readers import read_rows
-from app.imports.service import ImportResult, import_rows, validate_file
+from app.imports.service import ImportResult, import_rows, record_import, validate_file
 from app.imports.shapes import parse_mapping
-from app.models import AuditEvent, Job, Project, Task, User
+from app.models import Job, Project, Task, User
 
 TASK_NAME = "import.tasks"
 
@@ -150,15 +150,13 @@ def run_import_job(job_id: int) -> str:
             job.result = {"imported": result.imported, "duplicates": result.duplicates, "rows": result.rows}
             finish_job(job, "succeeded")
             append_log(job, f"imported {result.imported}, duplicates {result.duplicates}")
-            session.add(
-                AuditEvent(
-                    user_id=job.created_by_id,
-                    project_id=project_id,
-                    action="tasks.import",
-                    target_type="job",
-                    target_id=str(job_id),
-                    details={"imported": result.imported, "file": filename},
-                )
+            record_import(
+                session,
+                result,
+                project_id=project_id,
+                actor_id=job.created_by_id,
+                source=filename,
+                target=("job", job_id),
             )
     except ImportRejected as exc:
         return _reject(job_id, path, exc)

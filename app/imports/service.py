@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from app.core.audit import record
 from app.core.config import get_settings
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows
@@ -234,9 +235,34 @@ def import_inline(
     project: Project,
     raw_rows: Iterable[tuple[int, Any]],
     mapping: ImportMapping | None = None,
+    actor_id: int | None = None,
+    source: str = "",
 ) -> ImportResult:
-    """Import inside the request's transaction (small files, JSON posts, the CLI, the demo seed)."""
-    return import_rows(session, project_id=project.id, raw_rows=raw_rows, mapping=mapping)
+    """Import inside the caller's transaction (small files, JSON posts, the CLI, the demo seed)."""
+    result = import_rows(session, project_id=project.id, raw_rows=raw_rows, mapping=mapping)
+    record_import(session, result, project_id=project.id, actor_id=actor_id, source=source)
+    return result
+
+
+def record_import(
+    session: Session,
+    result: ImportResult,
+    *,
+    project_id: int,
+    actor_id: int | None,
+    source: str,
+    target: tuple[str, object] | None = None,
+) -> None:
+    record(
+        session,
+        "tasks.import",
+        user_id=actor_id,
+        project_id=project_id,
+        target=target or ("project", project_id),
+        imported=result.imported,
+        duplicates=result.duplicates,
+        source=source,
+    )
 
 
 def validate_file(

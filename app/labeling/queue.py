@@ -18,6 +18,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, exists, select, text, update
 from sqlalchemy.orm import Session
@@ -36,21 +37,6 @@ class Claim:
 def shown_order(response_ids: list[str], seed: int) -> list[str]:
     """Response ids in display order: sorted by md5(id + seed), the same rule the PostgreSQL claim uses."""
     return sorted(response_ids, key=lambda rid: hashlib.md5(f"{rid}{seed}".encode()).hexdigest())
-
-
-def held_leases(session: Session, *, project: Project, user: User, now: datetime) -> list[Assignment]:
-    return list(
-        session.scalars(
-            select(Assignment)
-            .where(
-                Assignment.user_id == user.id,
-                Assignment.project_id == project.id,
-                Assignment.status == "active",
-                Assignment.expires_at > now,
-            )
-            .order_by(Assignment.id)
-        )
-    )
 
 
 def give_back(session: Session, task_counts: Counter[int]) -> None:
@@ -85,52 +71,76 @@ def reap_expired(session: Session, *, project: Project, now: datetime) -> int:
     return len(expired)
 
 
-_PG_CLAIM = text("""
-WITH candidate AS (
+_CANDIDATE = """
     SELECT t.id FROM tasks t
     WHERE t.project_id = :pid AND t.status = 'open' AND t.annotation_count + t.reserved < :overlap
       AND NOT EXISTS (
             SELECT 1 FROM assignments m
             WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
+      {extra}
     ORDER BY t.priority DESC, t.id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
-), reserve AS (
+"""
+_RESERVE_AND_LEASE = """
+reserve AS (
     UPDATE tasks t SET reserved = t.reserved + 1 FROM candidate c WHERE t.id = c.id
     RETURNING t.id, t.responses
+), lease AS (
+    INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, created_at)
+    SELECT r.id, :pid, :uid,
+           coalesce((SELECT jsonb_agg(e->>'id' ORDER BY md5((e->>'id') || :seed_text))
+                     FROM jsonb_array_elements(r.responses) e), '[]'::jsonb),
+           :seed, 'active', :expires, :now
+    FROM reserve r
+    RETURNING id, task_id, "order", expires_at
+)"""
+_PG_CLAIM = text(
+    f"WITH candidate AS ({_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
 )
-INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, created_at)
-SELECT r.id, :pid, :uid,
-       coalesce((SELECT jsonb_agg(e->>'id' ORDER BY md5((e->>'id') || :seed_text))
-                 FROM jsonb_array_elements(r.responses) e), '[]'::jsonb),
-       :seed, 'active', :expires, :now
-FROM reserve r
-RETURNING id
+
+# The API's hot path in one round trip: the held lease or a new claim, with its task, and whether
+# the project has expired leases to give back.
+_PG_NEXT = text(f"""
+WITH held AS (
+    SELECT a.id FROM assignments a
+    WHERE a.user_id = :uid AND a.project_id = :pid AND a.status = 'active' AND a.expires_at > :now
+    ORDER BY a.id OFFSET :ahead LIMIT 1
+), candidate AS ({_CANDIDATE.format(extra="AND NOT EXISTS (SELECT 1 FROM held)")}), {_RESERVE_AND_LEASE},
+chosen AS (
+    SELECT a.id, a.task_id, a."order", a.expires_at FROM assignments a JOIN held h ON h.id = a.id
+    UNION ALL
+    SELECT id, task_id, "order", expires_at FROM lease
+)
+SELECT e.has_expired, c.id, c.expires_at, c."order", t.id AS task_id, t.project_id, t.external_id, t.prompt,
+       t.responses, t.meta, t.priority, t.status, t.annotation_count, t.created_at
+FROM (SELECT EXISTS (SELECT 1 FROM assignments x
+                     WHERE x.project_id = :pid AND x.status = 'active' AND x.expires_at <= :now)
+      AS has_expired) e
+LEFT JOIN (chosen c JOIN tasks t ON t.id = c.task_id) ON true
 """)
 
 
-def _claim_postgresql(
-    session: Session, *, project: Project, user: User, now: datetime, seed: int, expires: datetime
-) -> int | None:
-    return session.execute(
-        _PG_CLAIM,
-        {
-            "pid": project.id,
-            "uid": user.id,
-            "now": now,
-            "overlap": int(project.settings.get("overlap", 1)),
-            "seed": seed,
-            "seed_text": str(seed),
-            "expires": expires,
-        },
-    ).scalar()
+def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, Any]:
+    seed = secrets.randbelow(2**31)
+    return {
+        "pid": project.id,
+        "uid": user_id,
+        "now": now,
+        "overlap": int(project.settings.get("overlap", 1)),
+        "seed": seed,
+        "seed_text": str(seed),
+        "expires": now + timedelta(minutes=int(project.settings.get("lease_minutes", 10))),
+    }
 
 
-def _claim_sqlite(
-    session: Session, *, project: Project, user: User, now: datetime, seed: int, expires: datetime
-) -> int | None:
+def _claim_postgresql(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
+    return session.execute(_PG_CLAIM, _claim_params(project, user_id, now)).scalar()
+
+
+def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
     mine = exists().where(
-        Assignment.user_id == user.id,
+        Assignment.user_id == user_id,
         Assignment.task_id == Task.id,
         Assignment.status.in_(("active", "submitted", "skipped")),
     )
@@ -148,14 +158,15 @@ def _claim_sqlite(
     if row is None:
         return None
     session.execute(update(Task).where(Task.id == row.id).values(reserved=Task.reserved + 1))
+    params = _claim_params(project, user_id, now)
     lease = Assignment(
         task_id=row.id,
         project_id=project.id,
-        user_id=user.id,
-        seed=seed,
+        user_id=user_id,
+        seed=params["seed"],
         status="active",
-        order=shown_order([str(r["id"]) for r in row.responses], seed),
-        expires_at=expires,
+        order=shown_order([str(r["id"]) for r in row.responses], params["seed"]),
+        expires_at=params["expires"],
         created_at=now,
     )
     session.add(lease)
@@ -163,25 +174,98 @@ def _claim_sqlite(
     return lease.id
 
 
-def claim_next_task(session: Session, *, project: Project, user: User, ahead: int = 0) -> Claim | None:
-    """The user's `ahead`-th live lease in this project (0: the current task, 1: the prefetched one),
-    claiming a new task when they hold fewer; None when nothing is left for them."""
+def claim_lease(session: Session, *, project: Project, user_id: int, ahead: int = 0) -> int | None:
+    """The id of the user's `ahead`-th live lease in this project (0: the current task, 1: the
+    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them."""
     if not 0 <= ahead <= MAX_AHEAD:
         raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
     now = utcnow()
-    held = held_leases(session, project=project, user=user, now=now)
+    held = session.scalars(
+        select(Assignment.id)
+        .where(
+            Assignment.user_id == user_id,
+            Assignment.project_id == project.id,
+            Assignment.status == "active",
+            Assignment.expires_at > now,
+        )
+        .order_by(Assignment.id)
+        .limit(ahead + 1)
+    ).all()
     if len(held) > ahead:
-        lease = held[ahead]
-    else:
+        return held[ahead]
+    reap_expired(session, project=project, now=now)
+    claim = _claim_postgresql if session.get_bind().dialect.name == "postgresql" else _claim_sqlite
+    return claim(session, project=project, user_id=user_id, now=now)
+
+
+def next_for_api(
+    session: Session, *, project: Project, user_id: int, ahead: int = 0
+) -> dict[str, Any] | None:
+    """What POST /projects/{pid}/next answers: the lease and its task, or None when nothing is left.
+    On PostgreSQL one statement does it all (the annotation loop's hot path)."""
+    if session.get_bind().dialect.name != "postgresql":
+        lease_id = claim_lease(session, project=project, user_id=user_id, ahead=ahead)
+        return lease_and_task(session, lease_id) if lease_id is not None else None
+    if not 0 <= ahead <= MAX_AHEAD:
+        raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
+    now = utcnow()
+    row = session.execute(_PG_NEXT, {**_claim_params(project, user_id, now), "ahead": ahead}).one()
+    if row.has_expired:  # give the places of expired leases back, then try again if nothing was free
         reap_expired(session, project=project, now=now)
-        seed = secrets.randbelow(2**31)
-        expires = now + timedelta(minutes=int(project.settings.get("lease_minutes", 10)))
-        claim = _claim_postgresql if session.get_bind().dialect.name == "postgresql" else _claim_sqlite
-        lease_id = claim(session, project=project, user=user, now=now, seed=seed, expires=expires)
-        if lease_id is None:
-            return None
-        lease = session.get_one(Assignment, lease_id)
+        if row.id is None:
+            row = session.execute(_PG_NEXT, {**_claim_params(project, user_id, now), "ahead": ahead}).one()
+    return _api_answer(row) if row.id is not None else None
+
+
+def _api_answer(row: Any) -> dict[str, Any]:
+    return {
+        "assignment": {"id": row.id, "expires_at": row.expires_at, "order": row.order},
+        "task": {
+            "id": row.task_id,
+            "project_id": row.project_id,
+            "external_id": row.external_id,
+            "prompt": row.prompt,
+            "responses": row.responses,
+            "meta": row.meta,
+            "priority": row.priority,
+            "status": row.status,
+            "annotation_count": row.annotation_count,
+            "created_at": row.created_at,
+        },
+    }
+
+
+def claim_next_task(session: Session, *, project: Project, user: User, ahead: int = 0) -> Claim | None:
+    """claim_lease, with the lease and its task loaded (for pages)."""
+    lease_id = claim_lease(session, project=project, user_id=user.id, ahead=ahead)
+    if lease_id is None:
+        return None
+    lease = session.get_one(Assignment, lease_id)
     return Claim(assignment=lease, task=session.get_one(Task, lease.task_id))
+
+
+def lease_and_task(session: Session, lease_id: int) -> dict[str, Any]:
+    """A lease and its task as the API answers them, in one query and without ORM objects."""
+    row = session.execute(
+        select(
+            Assignment.id,
+            Assignment.expires_at,
+            Assignment.order,
+            Task.id.label("task_id"),
+            Task.project_id,
+            Task.external_id,
+            Task.prompt,
+            Task.responses,
+            Task.meta,
+            Task.priority,
+            Task.status,
+            Task.annotation_count,
+            Task.created_at,
+        )
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.id == lease_id)
+    ).one()
+    return _api_answer(row)
 
 
 def close_lease(session: Session, assignment: Assignment, *, status: str, reason: str | None = None) -> bool:
@@ -208,7 +292,6 @@ __all__ = [
     "claim_next_task",
     "close_lease",
     "give_back",
-    "held_leases",
     "lease_is_live",
     "reap_expired",
     "shown_order",

@@ -15,12 +15,7 @@ def _fail(message: str) -> InvalidInput:
     return InvalidInput(f"result: {message}")
 
 
-def _ids(task: Task) -> list[str]:
-    return [str(r["id"]) for r in task.responses]
-
-
-def _pairwise(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dict[str, Any]:
-    ids = _ids(task)
+def _pairwise(settings: dict[str, Any], ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
     if len(ids) < 2:
         raise _fail("a pairwise task needs two responses")
     allowed = set(ids) | ({"tie"} if settings.get("allow_ties", True) else set())
@@ -59,8 +54,7 @@ def _pairwise(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> d
     return clean
 
 
-def _ranking(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dict[str, Any]:
-    ids = _ids(task)
+def _ranking(settings: dict[str, Any], ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
     ranking = result.get("ranking")
     if not isinstance(ranking, list) or not ranking:
         raise _fail("ranking must be a list of response ids, best first")
@@ -77,8 +71,7 @@ def _ranking(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> di
     return {"ranking": ranking}
 
 
-def _rating(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dict[str, Any]:
-    ids = _ids(task)
+def _rating(settings: dict[str, Any], ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
     ratings = result.get("ratings")
     lo, hi = settings.get("scale_min", 1), settings.get("scale_max", 5)
     criteria = settings.get("criteria") or ["overall"]
@@ -93,7 +86,7 @@ def _rating(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dic
     return {"ratings": ratings}
 
 
-def _sft(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dict[str, Any]:
+def _sft(settings: dict[str, Any], ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
     response = result.get("response")
     if not isinstance(response, str) or not response.strip():
         raise _fail("response must be the demonstration text")
@@ -102,7 +95,7 @@ def _sft(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dict[s
     return {"response": response}
 
 
-def _classification(settings: dict[str, Any], task: Task, result: dict[str, Any]) -> dict[str, Any]:
+def _classification(settings: dict[str, Any], ids: list[str], result: dict[str, Any]) -> dict[str, Any]:
     labels = result.get("labels")
     known = settings.get("labels") or []
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
@@ -128,6 +121,12 @@ _BY_KIND = {
 
 def validate_result(project: Project, task: Task, result: Any) -> dict[str, Any]:
     """The result in canonical form, or InvalidInput saying what is wrong."""
+    return check_result(project.kind, project.settings, task.responses, result)
+
+
+def check_result(
+    kind: str, settings: dict[str, Any], responses: list[dict[str, Any]], result: Any
+) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise _fail("must be an object")
-    return _BY_KIND[ProjectKind(project.kind)](project.settings, task, result)
+    return _BY_KIND[ProjectKind(kind)](settings, [str(r["id"]) for r in responses], result)

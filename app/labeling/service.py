@@ -8,22 +8,20 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+import orjson
+from sqlalchemy import case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.auth.policies import project_for
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.labeling.queue import close_lease, give_back, lease_is_live
-from app.labeling.results import validate_result
+from app.labeling.queue import close_lease, give_back
+from app.labeling.results import check_result, validate_result
 from app.labeling.schemas import AnnotationPut
 from app.models import (
     Annotation,
     AnnotationRevision,
     Assignment,
+    Member,
     Project,
-    Role,
     Task,
     TaskFlag,
     User,
@@ -48,111 +46,195 @@ def _same(stored: Annotation, *, user: User, body: AnnotationPut, result: dict[s
     return stored.user_id == user.id and stored.task_id == body.task_id and stored.result == result
 
 
+_PG_SUBMIT = text("""
+WITH fresh AS (  -- neither this uuid nor this person's answer to the task is stored yet
+    SELECT 1 WHERE NOT EXISTS (
+        SELECT 1 FROM annotations WHERE uuid = :uuid OR (user_id = :uid AND task_id = :tid))
+), closed AS (
+    UPDATE assignments SET status = 'submitted', completed_at = :now
+    WHERE id = CAST(:aid AS bigint) AND status = 'active' AND EXISTS (SELECT 1 FROM fresh)
+    RETURNING id
+), counted AS (
+    UPDATE tasks SET annotation_count = annotation_count + 1,
+                     reserved = reserved - (SELECT count(*) FROM closed),
+                     status = CASE WHEN annotation_count + 1 >= :overlap THEN 'done' ELSE status END
+    WHERE id = :tid AND (annotation_count < :overlap OR :live) AND EXISTS (SELECT 1 FROM fresh)
+    RETURNING id
+), recorded AS (
+    INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, completed_at,
+                             created_at)
+    SELECT :tid, :pid, :uid, CAST(:order AS jsonb), 0, 'submitted', :now, :now, :now
+    FROM counted WHERE CAST(:aid AS bigint) IS NULL
+    RETURNING id
+), stored AS (
+    INSERT INTO annotations (uuid, task_id, project_id, user_id, assignment_id, result, lead_time_ms, origin,
+                             status, created_at, updated_at)
+    SELECT :uuid, :tid, :pid, :uid, coalesce(CAST(:aid AS bigint), (SELECT id FROM recorded)),
+           CAST(:result AS jsonb), :lead, 'human', 'submitted', :now, :now
+    FROM counted
+    ON CONFLICT DO NOTHING
+    RETURNING id, assignment_id
+)
+SELECT (SELECT id FROM stored) AS annotation_id, (SELECT assignment_id FROM stored) AS assignment_id,
+       (SELECT count(*) FROM counted) AS counted, EXISTS (SELECT 1 FROM fresh) AS fresh
+""")
+
+
 def submit_annotation(
     session: Session, *, annotation_uuid: str, user: User, body: AnnotationPut
 ) -> Submitted:
+    """Store one person's answer to one task, exactly once.
+
+    The lease (if live) guarantees its place; without one the task must still want annotations. A retry
+    with the same UUID returns the stored annotation; a refusal raises and the caller's transaction
+    rolls back, so nothing is half-written. PostgreSQL writes everything in one statement."""
     annotation_uuid = _check_uuid(annotation_uuid)
-    task = session.get(Task, body.task_id)
-    if task is None:
+    lease_id = (
+        literal(body.assignment_id)
+        if body.assignment_id is not None
+        else select(Assignment.id)
+        .where(
+            Assignment.user_id == user.id, Assignment.task_id == body.task_id, Assignment.status == "active"
+        )
+        .order_by(Assignment.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Everything the checks need in one read: the task, its project, the caller's role and lease.
+    ctx = session.execute(
+        select(
+            Task.project_id,
+            Task.responses,
+            Project.kind,
+            Project.settings,
+            Member.role,
+            Assignment.id.label("lease_id"),
+            Assignment.user_id.label("lease_user"),
+            Assignment.task_id.label("lease_task"),
+            Assignment.status.label("lease_status"),
+            Assignment.expires_at.label("lease_expires"),
+        )
+        .join(Project, Project.id == Task.project_id)
+        .outerjoin(Member, (Member.project_id == Task.project_id) & (Member.user_id == user.id))
+        .outerjoin(Assignment, Assignment.id == lease_id)
+        .where(Task.id == body.task_id)
+    ).first()
+    if ctx is None or (ctx.role is None and not user.is_admin):
         raise NotFound(f"task {body.task_id} not found")
-    try:
-        project = project_for(session, project_id=task.project_id, user=user, need=Role.annotator)
-    except NotFound:
-        raise NotFound(f"task {body.task_id} not found") from None
-    result = validate_result(project, task, body.result)
-
-    # A retry, or a second answer to the same task, is found before anything is written.
-    earlier = session.scalars(
-        select(Annotation).where(
-            or_(
-                Annotation.uuid == annotation_uuid,
-                (Annotation.user_id == user.id) & (Annotation.task_id == task.id),
-            )
-        )
-    ).all()
-    for stored in earlier:
-        if stored.uuid == annotation_uuid:
-            if _same(stored, user=user, body=body, result=result):
-                return Submitted(stored, created=False)
-            raise Conflict("this annotation id was already used for a different answer; generate a new UUID")
-    if earlier:
-        raise Conflict(
-            "you already annotated this task; change that annotation instead", annotation_uuid=earlier[0].uuid
-        )
-
-    lease = _lease_for(session, user=user, task=task, assignment_id=body.assignment_id)
+    if body.assignment_id is not None and (
+        ctx.lease_id is None or ctx.lease_user != user.id or ctx.lease_task != body.task_id
+    ):
+        raise InvalidInput("assignment_id does not belong to you and this task")
+    result = check_result(ctx.kind, ctx.settings, ctx.responses, body.result)
     now = utcnow()
-    overlap = int(project.settings.get("overlap", 1))
-    live = lease_is_live(lease, now)
-    # Closing the lease first tells whether it still held a place (a reaper may have expired it).
+    overlap = int(ctx.settings.get("overlap", 1))
+    live = ctx.lease_status == "active" and ctx.lease_expires is not None and ctx.lease_expires > now
+    annotation = Annotation(
+        uuid=annotation_uuid,
+        task_id=body.task_id,
+        project_id=ctx.project_id,
+        user_id=user.id,
+        result=result,
+        lead_time_ms=body.lead_time_ms,
+        origin="human",
+        status="submitted",
+        created_at=now,
+        updated_at=now,
+    )
+
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(
+            _PG_SUBMIT,
+            {
+                "aid": ctx.lease_id,
+                "now": now,
+                "overlap": overlap,
+                "tid": body.task_id,
+                "live": live,
+                "pid": ctx.project_id,
+                "uid": user.id,
+                "uuid": annotation_uuid,
+                "order": orjson.dumps([str(r["id"]) for r in ctx.responses]).decode(),
+                "result": orjson.dumps(result).decode(),
+                "lead": body.lead_time_ms,
+            },
+        ).one()
+        if row.annotation_id is not None:
+            annotation.id, annotation.assignment_id = row.annotation_id, row.assignment_id
+            if ctx.lease_id is not None and (
+                lease := session.identity_map.get((Assignment, (ctx.lease_id,), None))
+            ):
+                session.expire(lease)  # written behind the ORM's back
+            return Submitted(annotation, created=True)
+        if not row.fresh:  # a retry, or a second answer: nothing was written
+            return _repeat(session, annotation_uuid=annotation_uuid, user=user, body=body, result=result)
+        if not row.counted:
+            raise Conflict("this task already has all the annotations it needs; ask for the next one")
+        # Counted but not stored: a concurrent retry of this very submit won; raising rolls the count back.
+        raise Conflict("this annotation was stored by a concurrent request; retry to get it")
+
+    earlier = _earlier(session, annotation_uuid=annotation_uuid, user=user, task_id=body.task_id)
+    if earlier is not None:
+        return _repeat(session, annotation_uuid=annotation_uuid, user=user, body=body, result=result)
+    lease = session.get(Assignment, ctx.lease_id) if ctx.lease_id is not None else None
+    # SQLite: the same steps one by one, inside the write lock BEGIN IMMEDIATE holds.
     held_place = lease is not None and close_lease(session, lease, status="submitted")
-    # Count it atomically: with a live lease it is always accepted (the lease reserved its place);
-    # without one only while the task still wants annotations. A refusal rolls everything back.
     counted = session.execute(
         update(Task)
-        .where(Task.id == task.id, (Task.annotation_count < overlap) | live)
+        .where(Task.id == body.task_id, (Task.annotation_count < overlap) | live)
         .values(
             annotation_count=Task.annotation_count + 1,
             reserved=Task.reserved - (1 if held_place else 0),
             status=case((Task.annotation_count + 1 >= overlap, "done"), else_=Task.status),
         )
-        .returning(Task.annotation_count)
+        .returning(Task.id)
     ).scalar()
     if counted is None:
         raise Conflict("this task already has all the annotations it needs; ask for the next one")
-    # ON CONFLICT DO NOTHING on both unique keys: a concurrent retry that slipped past the check above
-    # ends in a clean 409 (the transaction rolls back) and its next retry finds the stored row.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.execute(
-        insert(Annotation)
-        .values(
-            uuid=annotation_uuid,
-            task_id=task.id,
-            project_id=project.id,
-            user_id=user.id,
-            assignment_id=lease.id if lease else None,
-            result=result,
-            lead_time_ms=body.lead_time_ms,
-            origin="human",
-            status="submitted",
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(Annotation.id)
-    ).scalar()
-    if new_id is None:
-        raise Conflict("this annotation was stored by a concurrent request; retry to get it")
-    annotation = session.get_one(Annotation, new_id)
     if (
         lease is None
     ):  # annotated without asking for a lease (API): record it so the queue never offers it again
-        session.add(
-            Assignment(
-                task_id=task.id,
-                project_id=project.id,
-                user_id=user.id,
-                status="submitted",
-                order=[str(r["id"]) for r in task.responses],
-                expires_at=now,
-                completed_at=now,
-            )
+        lease = Assignment(
+            task_id=body.task_id,
+            project_id=ctx.project_id,
+            user_id=user.id,
+            status="submitted",
+            order=[str(r["id"]) for r in ctx.responses],
+            expires_at=now,
+            completed_at=now,
         )
+        session.add(lease)
+        session.flush()
+    annotation.assignment_id = lease.id
+    session.add(annotation)
+    session.flush()
     return Submitted(annotation, created=True)
 
 
-def _lease_for(session: Session, *, user: User, task: Task, assignment_id: int | None) -> Assignment | None:
-    if assignment_id is not None:
-        lease = session.get(Assignment, assignment_id)
-        if lease is None or lease.user_id != user.id or lease.task_id != task.id:
-            raise InvalidInput("assignment_id does not belong to you and this task")
-        return lease
-    return session.scalar(
-        select(Assignment)
-        .where(Assignment.user_id == user.id, Assignment.task_id == task.id, Assignment.status == "active")
-        .order_by(Assignment.id.desc())
-        .limit(1)
+def _earlier(session: Session, *, annotation_uuid: str, user: User, task_id: int) -> Annotation | None:
+    return session.scalars(
+        select(Annotation).where(
+            or_(
+                Annotation.uuid == annotation_uuid,
+                (Annotation.user_id == user.id) & (Annotation.task_id == task_id),
+            )
+        )
+    ).first()
+
+
+def _repeat(
+    session: Session, *, annotation_uuid: str, user: User, body: AnnotationPut, result: dict[str, object]
+) -> Submitted:
+    """The stored answer for a retry; 409 when the uuid or the task was answered differently."""
+    stored = session.scalar(select(Annotation).where(Annotation.uuid == annotation_uuid))
+    if stored is not None:
+        if _same(stored, user=user, body=body, result=result):
+            return Submitted(stored, created=False)
+        raise Conflict("this annotation id was already used for a different answer; generate a new UUID")
+    mine = session.scalar(
+        select(Annotation.uuid).where(Annotation.user_id == user.id, Annotation.task_id == body.task_id)
     )
+    raise Conflict("you already annotated this task; change that annotation instead", annotation_uuid=mine)
 
 
 def edit_annotation(

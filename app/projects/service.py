@@ -6,8 +6,9 @@ from pydantic import ValidationError
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app.core.audit import record
 from app.core.errors import InvalidInput, NotFound
-from app.models import Annotation, AuditEvent, Member, Project, Role, Task, User, utcnow
+from app.models import Annotation, Member, Project, Role, Task, User, utcnow
 from app.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate, validate_settings
 
 
@@ -23,15 +24,7 @@ def create_project(session: Session, *, data: ProjectCreate, user: User) -> Proj
     session.add(project)
     session.flush()
     session.add(Member(project_id=project.id, user_id=user.id, role=Role.lead.name))
-    session.add(
-        AuditEvent(
-            user_id=user.id,
-            project_id=project.id,
-            action="project.create",
-            target_type="project",
-            target_id=str(project.id),
-        )
-    )
+    record(session, "project.create", user_id=user.id, project_id=project.id, target=("project", project.id))
     return project
 
 
@@ -56,29 +49,25 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         project.is_private = changes["is_private"]
     if changes.get("archived") is not None:
         archive_project(session, project=project, user=user, archived=changes["archived"])
-    session.add(
-        AuditEvent(
-            user_id=user.id,
-            project_id=project.id,
-            action="project.update",
-            target_type="project",
-            target_id=str(project.id),
-            details={"fields": sorted(changes)},
-        )
+    record(
+        session,
+        "project.update",
+        user_id=user.id,
+        project_id=project.id,
+        target=("project", project.id),
+        fields=sorted(changes),
     )
     return project
 
 
 def archive_project(session: Session, *, project: Project, user: User, archived: bool = True) -> None:
     project.archived_at = utcnow() if archived else None
-    session.add(
-        AuditEvent(
-            user_id=user.id,
-            project_id=project.id,
-            action="project.archive" if archived else "project.unarchive",
-            target_type="project",
-            target_id=str(project.id),
-        )
+    record(
+        session,
+        "project.archive" if archived else "project.unarchive",
+        user_id=user.id,
+        project_id=project.id,
+        target=("project", project.id),
     )
 
 
@@ -179,15 +168,13 @@ def set_member(session: Session, *, project: Project, user_id: int, role: str, a
         session.add(member)
     else:
         member.role = role
-    session.add(
-        AuditEvent(
-            user_id=actor.id,
-            project_id=project.id,
-            action="member.set",
-            target_type="user",
-            target_id=str(user_id),
-            details={"from": before, "to": role},
-        )
+    record(
+        session,
+        "member.set",
+        user_id=actor.id,
+        project_id=project.id,
+        target=("user", user_id),
+        **{"from": before, "to": role},
     )
     session.flush()
     return member
@@ -206,13 +193,11 @@ def remove_member(session: Session, *, project: Project, user_id: int, actor: Us
         if (leads or 0) <= 1:
             raise InvalidInput("a project keeps at least one lead; make someone else lead first")
     session.delete(member)
-    session.add(
-        AuditEvent(
-            user_id=actor.id,
-            project_id=project.id,
-            action="member.remove",
-            target_type="user",
-            target_id=str(user_id),
-            details={"role": member.role},
-        )
+    record(
+        session,
+        "member.remove",
+        user_id=actor.id,
+        project_id=project.id,
+        target=("user", user_id),
+        role=member.role,
     )

@@ -36,9 +36,7 @@ _ALLOWED_ATTRIBUTES = {**nh3.ALLOWED_ATTRIBUTES, "span": {"class"}, "code": {"cl
 
 def render_markdown(text: str | None) -> Markup:
     html = _md.render(text or "")
-    return Markup(
-        nh3.clean(html, attributes=_ALLOWED_ATTRIBUTES, link_rel="noopener noreferrer nofollow")
-    )
+    return Markup(nh3.clean(html, attributes=_ALLOWED_ATTRIBUTES, link_rel="noopener noreferrer nofollow"))
 
 
 templates.env.filters["markdown"] = render_markdown

@@ -143,7 +143,7 @@ def test_results_are_checked_against_the_task_and_settings(db: Session) -> None:
 def test_thirty_two_annotators_at_once_never_double_up(committed: None, overlap: int, n_tasks: int) -> None:
     """32 threads with their own connections claim and submit until the pool is empty."""
     with session_scope() as session:
-        project, tasks = _project(session, n_tasks, overlap=overlap)
+        project, _tasks = _project(session, n_tasks, overlap=overlap)
         users = [_annotator(session, project) for _ in range(32)]
         project_id, user_ids = project.id, [u.id for u in users]
     errors: list[BaseException] = []

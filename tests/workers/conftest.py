@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from app.cli import QUIET_WORKER, worker_command
 from app.core.db import session_scope
 from app.models import Job
 
@@ -21,23 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
     log = open(Path(os.environ["PREFLAB_DATA_DIR"]) / "worker.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "-Q",
-            "default",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_command("default", "--pool", "solo", *QUIET_WORKER),
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=log,

@@ -9,7 +9,7 @@ from app.auth import service
 from app.auth.deps import AdminUser, CurrentUser, SessionDep
 from app.auth.schemas import UserCreate
 from app.core.errors import PreflabError
-from app.models import ApiToken, AuditEvent, User
+from app.models import ApiToken, User
 from app.web.templating import render
 
 router = APIRouter()
@@ -63,12 +63,15 @@ def create_user(
     error = None
     try:
         body = UserCreate(email=email, name=name, password=password, is_admin=is_admin)
-        user = service.create_user(
-            session, email=body.email, password=body.password, name=body.name, is_admin=body.is_admin
+        service.create_user(
+            session,
+            email=body.email,
+            password=body.password,
+            name=body.name,
+            is_admin=body.is_admin,
+            actor=admin,
         )
-        session.add(
-            AuditEvent(user_id=admin.id, action="user.create", target_type="user", target_id=str(user.id))
-        )
+
     except ValidationError as exc:
         error = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
     except PreflabError as exc:

@@ -22,7 +22,7 @@ from app.imports.job import start_import_job, store_upload
 from app.imports.readers import read_rows
 from app.imports.service import import_inline
 from app.imports.shapes import parse_mapping
-from app.models import AuditEvent, Job, Project, ProjectKind, Role, Task, User
+from app.models import Job, Project, ProjectKind, Role, Task, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.pages.forms import COMMON_FIELDS, FIELDS_BY_KIND, settings_from_form
@@ -244,18 +244,14 @@ def import_upload(
         # A savepoint, so a rejected file rolls back its rows but the page still renders normally.
         with session.begin_nested():
             result = import_inline(
-                session, project=project, raw_rows=read_rows(file.file, filename=filename), mapping=parsed
+                session,
+                project=project,
+                raw_rows=read_rows(file.file, filename=filename),
+                mapping=parsed,
+                actor_id=user.id,
+                source=filename,
             )
-        session.add(
-            AuditEvent(
-                user_id=user.id,
-                project_id=project.id,
-                action="tasks.import",
-                target_type="project",
-                target_id=str(project.id),
-                details={"imported": result.imported, "file": filename},
-            )
-        )
+
     except ImportRejected as exc:
         return render(
             request,

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from app.auth import service
 from app.auth.deps import AdminUser, CurrentUser, SessionDep
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead
-from app.models import ApiToken, AuditEvent, User
-from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
+from app.models import ApiToken, User
+from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
 
 router = APIRouter(tags=["auth"])
 
@@ -39,28 +39,14 @@ def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Respo
 def list_users(
     admin: AdminUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
 ) -> Page[UserRead]:
-    stmt = select(User).order_by(User.id).limit(limit)
-    if (after := parse_cursor(cursor)) is not None:
-        stmt = stmt.where(User.id > after)
-    users = list(session.scalars(stmt))
-    return Page(
-        items=[UserRead.model_validate(u) for u in users],
-        next_cursor=next_cursor([u.id for u in users], limit),
-    )
+    page = page_of(session, select(User), User.id, cursor=cursor, limit=limit)
+    return Page(items=[UserRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/users", status_code=201)
 def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserRead:
     user = service.create_user(
-        session, email=body.email, password=body.password, name=body.name, is_admin=body.is_admin
+        session, email=body.email, password=body.password, name=body.name, is_admin=body.is_admin, actor=admin
     )
-    session.add(
-        AuditEvent(
-            user_id=admin.id,
-            action="user.create",
-            target_type="user",
-            target_id=str(user.id),
-            details={"is_admin": user.is_admin},
-        )
-    )
+
     return UserRead.model_validate(user)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -23,3 +25,13 @@ Cursor = Annotated[str | None, Query(description="next_cursor of the previous pa
 
 def next_cursor(ids: list[int], limit: int) -> str | None:
     return str(ids[-1]) if len(ids) == limit else None
+
+
+def page_of(
+    session: Session, stmt: Select[Any], id_column: Any, *, cursor: str | None, limit: int
+) -> Page[Any]:
+    """One page of ORM rows, ordered by id, continuing after `cursor` (items still to be converted)."""
+    if (after := parse_cursor(cursor)) is not None:
+        stmt = stmt.where(id_column > after)
+    rows = list(session.scalars(stmt.order_by(id_column).limit(limit)))
+    return Page(items=rows, next_cursor=next_cursor([r.id for r in rows], limit))

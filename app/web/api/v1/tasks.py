@@ -1,21 +1,25 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep, TaskAsAnnotator
 from app.core.config import get_settings
 from app.core.errors import InvalidInput
-from app.imports.job import start_import_job, store_upload
+from app.imports.job import start_import_job
 from app.imports.readers import read_rows
 from app.imports.schemas import ImportAnswer, TaskRead
-from app.imports.service import import_inline
-from app.imports.shapes import RowError, parse_mapping
-from app.models import AuditEvent, Task
-from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
+from app.imports.service import ImportResult, import_inline
+from app.imports.shapes import ImportMapping, RowError, parse_mapping
+from app.models import Project, Task, User
+from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.uploads import receive_upload
 
 router = APIRouter(tags=["tasks"])
 
@@ -29,57 +33,89 @@ def _mapping(spec: str | None) -> Any:
         raise InvalidInput(f"map: {exc}") from None
 
 
-def _upload_size(file: UploadFile) -> int:
-    file.file.seek(0, 2)
-    size = file.file.tell()
-    file.file.seek(0)
-    return size
+_MULTIPART_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": ".jsonl, .json or .csv, optionally gzipped",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 @router.post(
     "/projects/{pid}/imports",
     status_code=201,
     response_model=ImportAnswer,
+    openapi_extra=_MULTIPART_BODY,
     responses={
         202: {"description": "a large file runs as a Job: {job_id}"},
         422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"},
     },
 )
-def import_file(
+async def import_file(
+    request: Request,
     project: ProjectAsLead,
     user: CurrentUser,
     session: SessionDep,
-    file: UploadFile = File(...),
     mapping: str | None = MapQuery,
 ) -> Any:
     settings = get_settings()
     parsed = _mapping(mapping)
-    filename = file.filename or "upload.jsonl"
-    size = _upload_size(file)
-    if size > settings.max_upload_mb * 1024 * 1024:
-        raise InvalidInput(f"the file is {size // 2**20} MB; the limit is {settings.max_upload_mb} MB")
-    if size == 0:
-        raise InvalidInput("the file is empty")
-    if size > settings.import_inline_max_bytes:
-        path = store_upload(file.file)
-        job = start_import_job(
-            session, project=project, user=user, path=path, filename=filename, mapping=mapping
-        )
-        return JSONResponse({"job_id": job.id}, status_code=202)
-    result = import_inline(
-        session, project=project, raw_rows=read_rows(file.file, filename=filename), mapping=parsed
+    upload = await receive_upload(
+        request, dest_dir=settings.uploads_dir, max_bytes=settings.max_upload_mb * 2**20
     )
-    session.add(
-        AuditEvent(
-            user_id=user.id,
-            project_id=project.id,
-            action="tasks.import",
-            target_type="project",
-            target_id=str(project.id),
-            details={"imported": result.imported, "file": filename},
+    assert upload.path is not None
+    try:
+        if upload.size == 0:
+            raise InvalidInput("the file is empty")
+        if upload.size > settings.import_inline_max_bytes:
+            job = await run_in_threadpool(
+                start_import_job,
+                session,
+                project=project,
+                user=user,
+                path=upload.path,
+                filename=upload.filename,
+                mapping=mapping,
+            )
+            upload.path = None  # the job owns the file now
+            return JSONResponse({"job_id": job.id}, status_code=202)
+        result = await run_in_threadpool(
+            _import_file, session, project, user, upload.path, upload.filename, parsed
         )
-    )
-    return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
+        return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
+    finally:
+        if upload.path is not None:
+            upload.path.unlink(missing_ok=True)
+
+
+def _import_file(
+    session: Session, project: Project, user: User, path: Path, filename: str, mapping: ImportMapping | None
+) -> ImportResult:
+    with path.open("rb") as fh:
+        result = import_inline(
+            session,
+            project=project,
+            raw_rows=read_rows(fh, filename=filename),
+            mapping=mapping,
+            actor_id=user.id,
+            source=filename,
+        )
+
+    return result
 
 
 @router.post(
@@ -94,17 +130,15 @@ def create_tasks(
     session: SessionDep,
     mapping: str | None = MapQuery,
 ) -> ImportAnswer:
-    result = import_inline(session, project=project, raw_rows=enumerate(rows, 1), mapping=_mapping(mapping))
-    session.add(
-        AuditEvent(
-            user_id=user.id,
-            project_id=project.id,
-            action="tasks.import",
-            target_type="project",
-            target_id=str(project.id),
-            details={"imported": result.imported, "rows": len(rows)},
-        )
+    result = import_inline(
+        session,
+        project=project,
+        raw_rows=enumerate(rows, 1),
+        mapping=_mapping(mapping),
+        actor_id=user.id,
+        source="api rows",
     )
+
     return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
 
 
@@ -112,14 +146,10 @@ def create_tasks(
 def list_tasks(
     project: ProjectAsReviewer, session: SessionDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[TaskRead]:
-    stmt = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(limit)
-    if (after := parse_cursor(cursor)) is not None:
-        stmt = stmt.where(Task.id > after)
-    tasks = list(session.scalars(stmt))
-    return Page(
-        items=[TaskRead.model_validate(t) for t in tasks],
-        next_cursor=next_cursor([t.id for t in tasks], limit),
+    page = page_of(
+        session, select(Task).where(Task.project_id == project.id), Task.id, cursor=cursor, limit=limit
     )
+    return Page(items=[TaskRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/tasks/{tid}")
