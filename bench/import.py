@@ -10,21 +10,26 @@ resident memory every 50 ms."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import random
-import socket
-import subprocess
 import sys
-import tempfile
-import threading
-import time
-from pathlib import Path
 
-import httpx
-import orjson
-import psutil
+# bench/ holds queue.py, which would shadow the standard library's queue module: keep the script's own
+# folder off the import path.
+sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+import orjson  # noqa: E402
+import psutil  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -127,6 +132,8 @@ def fresh_database(kind: str, tmp: Path) -> str:
         return f"sqlite:///{tmp / 'bench.db'}"
     import psycopg
 
+    if "app.core.db" in sys.modules:  # an earlier round's pooled connections die with the database
+        sys.modules["app.core.db"].get_engine().dispose()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "preflab_bench" WITH (FORCE)')
         conn.execute('CREATE DATABASE "preflab_bench"')
