@@ -1,0 +1,56 @@
+"""The `preflab` command against the test database."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from app.auth.service import user_for_token
+from app.cli import cli
+from app.core.db import session_scope
+from app.models import Task, User
+from tests import factories
+
+runner = CliRunner()
+
+
+def test_create_user_and_token(committed: None) -> None:
+    r = runner.invoke(cli, ["create-user", "cli@example.com", "--password", "long enough", "--admin"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["create-token", "cli@example.com", "--name", "script"])
+    assert r.exit_code == 0, r.output
+    token = r.output.strip()
+    with session_scope() as session:
+        user = user_for_token(session, token)
+        assert user is not None and user.email == "cli@example.com" and user.is_admin
+    r = runner.invoke(cli, ["create-user", "cli@example.com", "--password", "long enough"])
+    assert r.exit_code != 0  # the same e-mail twice
+
+
+def test_import_command_is_all_or_nothing(committed: None, tmp_path: Path) -> None:
+    with session_scope() as session:
+        project = factories.make_project(session, name="CLI import")
+        project_id = project.id
+    good = tmp_path / "rows.jsonl.gz"
+    good.write_bytes(
+        gzip.compress(
+            "\n".join(json.dumps({"prompt": f"p{i}", "responses": ["a", "b"]}) for i in range(30)).encode()
+        )
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "ok", "responses": ["a"]}\n{"prompt": ""}\n')
+
+    r = runner.invoke(cli, ["import", "CLI import", str(bad)])
+    assert r.exit_code == 1 and "line 2" in r.output
+    r = runner.invoke(cli, ["import", str(project_id), str(good)])
+    assert r.exit_code == 0, r.output
+    assert "imported 30, duplicates 0" in r.output
+    with session_scope() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Task).where(Task.project_id == project_id)) == 30
+        )
+        assert session.scalar(select(func.count()).select_from(User)) == 0  # nothing else was created
