@@ -3,7 +3,10 @@ for htmx, as the X-CSRF-Token header (set once on <body hx-headers>)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData
 
 from app.core.errors import Forbidden
 from app.core.security import csrf_matches, new_csrf_token
@@ -29,3 +32,12 @@ async def check_csrf(request: Request) -> None:
         given = value if isinstance(value, str) else None
     if not csrf_matches(request.session.get("csrf"), given):
         raise Forbidden("the form expired or came from another site; reload the page and try again")
+
+
+async def get_form(request: Request) -> FormData:
+    return await request.form()
+
+
+# Lets a page route stay a plain function (run in the thread pool, where its database calls belong)
+# and still read a form whose fields depend on the project.
+FormDep = Annotated[FormData, Depends(get_form)]

@@ -25,6 +25,7 @@ from app.imports.shapes import parse_mapping
 from app.models import Job, Project, ProjectKind, Role, Task, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
+from app.web.pages.deps import FormDep
 from app.web.pages.forms import COMMON_FIELDS, FIELDS_BY_KIND, settings_from_form
 from app.web.templating import render
 
@@ -63,8 +64,7 @@ def new_project_page(request: Request, admin: AdminUser) -> Response:
 
 
 @router.post("/projects/new")
-async def create_project(request: Request, admin: AdminUser, session: SessionDep) -> Response:
-    form = await request.form()
+def create_project(request: Request, admin: AdminUser, session: SessionDep, form: FormDep) -> Response:
     kind = str(form.get("kind", ""))
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
@@ -118,10 +118,9 @@ def settings_page(
 
 
 @router.post("/projects/{pid}/settings")
-async def save_settings(
-    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+def save_settings(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
-    form = await request.form()
     try:
         settings = validate_settings(project.kind, settings_from_form(project.kind, form))
         data = ProjectUpdate(
