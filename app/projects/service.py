@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import record
@@ -36,6 +36,7 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         project.instructions = changes["instructions"]
     if changes.get("settings") is not None:
         merged = {**project.settings, **changes["settings"]}
+        old_overlap = project.settings.get("overlap", 1)
         try:
             project.settings = validate_settings(
                 project.kind, {k: v for k, v in merged.items() if k != "kind"}
@@ -45,6 +46,8 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
                 "settings are not valid: "
                 + "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
             ) from None
+        if project.settings["overlap"] != old_overlap:
+            _reopen_or_complete(session, project)
     if changes.get("is_private") is not None:
         project.is_private = changes["is_private"]
     if changes.get("archived") is not None:
@@ -58,6 +61,16 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         fields=sorted(changes),
     )
     return project
+
+
+def _reopen_or_complete(session: Session, project: Project) -> None:
+    """A changed overlap moves tasks between open and done: more annotations wanted reopens them."""
+    overlap = int(project.settings["overlap"])
+    session.execute(
+        update(Task)
+        .where(Task.project_id == project.id, Task.status.in_(("open", "done")))
+        .values(status=case((Task.annotation_count >= overlap, "done"), else_="open"))
+    )
 
 
 def archive_project(session: Session, *, project: Project, user: User, archived: bool = True) -> None:

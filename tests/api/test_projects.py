@@ -112,3 +112,19 @@ def test_progress_counts_tasks(client: TestClient, db: Session) -> None:
     db.flush()
     body = client.get(f"/api/v1/projects/{project.id}", headers=_auth(db, lead)).json()
     assert body["task_count"] == 4 and body["done_count"] == 1 and body["progress"] == 0.25
+
+
+def test_raising_the_overlap_reopens_done_tasks(client: TestClient, db: Session) -> None:
+    lead = factories.make_user(db)
+    project = factories.make_project(db, lead=lead)
+    task = factories.make_tasks(db, project, 1)[0]
+    factories.make_annotation(db, task, lead)
+    task.status = "done"
+    db.flush()
+    auth = _auth(db, lead)
+    r = client.patch(f"/api/v1/projects/{project.id}", headers=auth, json={"settings": {"overlap": 2}})
+    assert r.status_code == 200 and r.json()["done_count"] == 0
+    db.refresh(task)
+    assert task.status == "open"
+    r = client.patch(f"/api/v1/projects/{project.id}", headers=auth, json={"settings": {"overlap": 1}})
+    assert r.json()["done_count"] == 1

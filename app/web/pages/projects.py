@@ -94,13 +94,15 @@ def project_page(
     return render(request, "projects/detail.html", _ctx(session, project, user, jobs=jobs), block="progress")
 
 
-@router.get("/projects/{pid}/settings")
-def settings_page(
+def _settings_form(
     request: Request,
-    project: ProjectAsLead,
-    user: CurrentUser,
     session: SessionDep,
+    project: Project,
+    user: User,
+    *,
+    error: str | None,
     created: bool = False,
+    status_code: int = 200,
 ) -> Response:
     return render(
         request,
@@ -109,12 +111,24 @@ def settings_page(
             session,
             project,
             user,
-            error=None,
+            error=error,
             created=created,
             common_fields=COMMON_FIELDS,
             kind_fields=FIELDS_BY_KIND[str(project.kind)],
         ),
+        status_code=status_code,
     )
+
+
+@router.get("/projects/{pid}/settings")
+def settings_page(
+    request: Request,
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    created: bool = False,
+) -> Response:
+    return _settings_form(request, session, project, user, error=None, created=created)
 
 
 @router.post("/projects/{pid}/settings")
@@ -130,20 +144,7 @@ def save_settings(
             is_private=form.get("is_private") == "on",
         )
     except ValidationError as exc:
-        return render(
-            request,
-            "projects/settings.html",
-            _ctx(
-                session,
-                project,
-                user,
-                error=_errors(exc),
-                created=False,
-                common_fields=COMMON_FIELDS,
-                kind_fields=FIELDS_BY_KIND[str(project.kind)],
-            ),
-            status_code=422,
-        )
+        return _settings_form(request, session, project, user, error=_errors(exc), status_code=422)
     service.update_project(session, project=project, data=data, user=user)
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
