@@ -161,13 +161,25 @@ def run_import_job(job_id: int) -> str:
     except ImportRejected as exc:
         return _reject(job_id, path, exc)
     except ImportCancelled:
-        if sqlite:
-            with session_scope() as session:
-                _remove_rows_of(session, job_id)
-        path.unlink(missing_ok=True)
+        _clean_up(job_id, path, sqlite=sqlite)
         return _finish(job_id, "cancelled", log="cancelled; nothing was imported")
+    except Exception as exc:  # the database went away, a lock timed out…: fail clean, never stay "running"
+        _clean_up(job_id, path, sqlite=sqlite)
+        return _finish(
+            job_id,
+            "failed",
+            error=f"the import stopped: {exc}; nothing was imported, upload again",
+            log=f"failed: {type(exc).__name__}",
+        )
     path.unlink(missing_ok=True)
     return "succeeded"
+
+
+def _clean_up(job_id: int, path: Path, *, sqlite: bool) -> None:
+    if sqlite:  # batches committed as they went: take them back out
+        with session_scope() as session:
+            _remove_rows_of(session, job_id)
+    path.unlink(missing_ok=True)
 
 
 def _reject(job_id: int, path: Path, exc: ImportRejected) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import case, exists, select, text, update
 from sqlalchemy.orm import Session
 
-from app.models import Assignment, Project, Task, User, utcnow
+from app.models import Annotation, Assignment, Project, Task, User, utcnow
 
 MAX_AHEAD = 1  # leases beyond the current one a user may hold: the page prefetches one task
 
@@ -41,7 +41,7 @@ def shown_order(response_ids: list[str], seed: int) -> list[str]:
 
 def give_back(session: Session, task_counts: Counter[int]) -> None:
     """Return reserved places to their tasks (never below zero)."""
-    for task_id, n in task_counts.items():
+    for task_id, n in sorted(task_counts.items()):  # one lock order for every writer
         session.execute(
             update(Task)
             .where(Task.id == task_id)
@@ -60,7 +60,12 @@ def reap_expired(session: Session, *, project: Project, now: datetime) -> int:
     expired = (
         session.execute(
             update(Assignment)
-            .where(Assignment.id.in_(probe.limit(1000).scalar_subquery()), Assignment.status == "active")
+            # SKIP LOCKED: two claims reaping at once take different leases instead of waiting on each other
+            # while each holds the task row it just claimed (a deadlock).
+            .where(
+                Assignment.id.in_(probe.limit(1000).with_for_update(skip_locked=True).scalar_subquery()),
+                Assignment.status == "active",
+            )
             .values(status="expired", completed_at=now)
             .returning(Assignment.task_id)
         )
@@ -77,6 +82,7 @@ _CANDIDATE = """
       AND NOT EXISTS (
             SELECT 1 FROM assignments m
             WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
+      AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.user_id = :uid AND n.task_id = t.id)
       {extra}
     ORDER BY t.priority DESC, t.id
     LIMIT 1
@@ -144,6 +150,7 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
         Assignment.task_id == Task.id,
         Assignment.status.in_(("active", "submitted", "skipped")),
     )
+    answered = exists().where(Annotation.user_id == user_id, Annotation.task_id == Task.id)
     row = session.execute(
         select(Task.id, Task.responses)
         .where(
@@ -151,6 +158,7 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
             Task.status == "open",
             Task.annotation_count + Task.reserved < int(project.settings.get("overlap", 1)),
             ~mine,
+            ~answered,
         )
         .order_by(Task.priority.desc(), Task.id)
         .limit(1)

@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from app.auth.policies import project_for
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.labeling.queue import close_lease, give_back
 from app.labeling.results import check_result, validate_result
@@ -22,6 +23,7 @@ from app.models import (
     Assignment,
     Member,
     Project,
+    Role,
     Task,
     TaskFlag,
     User,
@@ -50,15 +52,21 @@ _PG_SUBMIT = text("""
 WITH fresh AS (  -- neither this uuid nor this person's answer to the task is stored yet
     SELECT 1 WHERE NOT EXISTS (
         SELECT 1 FROM annotations WHERE uuid = :uuid OR (user_id = :uid AND task_id = :tid))
-), closed AS (
+), closed AS (  -- a lease still holding its place gives it back below
     UPDATE assignments SET status = 'submitted', completed_at = :now
     WHERE id = CAST(:aid AS bigint) AND status = 'active' AND EXISTS (SELECT 1 FROM fresh)
     RETURNING id
+), closed_late AS (  -- an expired lease is marked submitted too, so the queue never offers the task again
+    UPDATE assignments SET status = 'submitted', completed_at = :now
+    WHERE id = CAST(:aid AS bigint) AND status = 'expired' AND EXISTS (SELECT 1 FROM fresh)
+    RETURNING id
 ), counted AS (
+    -- A live lease reserved its place; a late answer needs a place nobody else holds.
     UPDATE tasks SET annotation_count = annotation_count + 1,
                      reserved = reserved - (SELECT count(*) FROM closed),
                      status = CASE WHEN annotation_count + 1 >= :overlap THEN 'done' ELSE status END
-    WHERE id = :tid AND (annotation_count < :overlap OR :live) AND EXISTS (SELECT 1 FROM fresh)
+    WHERE id = :tid AND EXISTS (SELECT 1 FROM fresh)
+      AND (:live OR annotation_count + reserved - (SELECT count(*) FROM closed) < :overlap)
     RETURNING id
 ), recorded AS (
     INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, completed_at,
@@ -179,9 +187,12 @@ def submit_annotation(
     lease = session.get(Assignment, ctx.lease_id) if ctx.lease_id is not None else None
     # SQLite: the same steps one by one, inside the write lock BEGIN IMMEDIATE holds.
     held_place = lease is not None and close_lease(session, lease, status="submitted")
+    if lease is not None and lease.status == "expired":  # never offer the task to this person again
+        lease.status, lease.completed_at = "submitted", now
+    free = Task.annotation_count + Task.reserved - (1 if held_place else 0) < overlap
     counted = session.execute(
         update(Task)
-        .where(Task.id == body.task_id, (Task.annotation_count < overlap) | live)
+        .where(Task.id == body.task_id, free | live)
         .values(
             annotation_count=Task.annotation_count + 1,
             reserved=Task.reserved - (1 if held_place else 0),
@@ -249,7 +260,10 @@ def edit_annotation(
     annotation = session.scalar(select(Annotation).where(Annotation.uuid == _check_uuid(annotation_uuid)))
     if annotation is None or annotation.user_id != user.id:
         raise NotFound("annotation not found")
-    project = session.get_one(Project, annotation.project_id)
+    try:  # someone removed from the project cannot change their answers there any more
+        project = project_for(session, project_id=annotation.project_id, user=user, need=Role.annotator)
+    except NotFound:
+        raise NotFound("annotation not found") from None
     task = session.get_one(Task, annotation.task_id)
     clean = validate_result(project, task, result)
     if clean == annotation.result:

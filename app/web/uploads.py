@@ -55,6 +55,8 @@ class _Receiver:
         self.name = options.get(b"name", b"").decode()
         self.field = bytearray()
         if self.name == self.file_field and b"filename" in options:
+            if self.upload.path is not None:
+                raise InvalidInput("send one file per upload")
             self.upload.filename = options[b"filename"].decode(errors="replace") or self.upload.filename
             self.upload.path = self.dest_dir / f"{uuid.uuid4().hex}.upload"
             self.out = self.upload.path.open("wb")
@@ -75,6 +77,8 @@ class _Receiver:
             self.out.close()
             self.out = None
         elif self.name:
+            if len(self.upload.fields) >= 20:
+                raise InvalidInput("the form has too many fields")
             self.upload.fields[self.name] = self.field.decode(errors="replace")
 
     def abort(self) -> None:

@@ -143,3 +143,24 @@ def test_an_expired_lease_returns_its_task_to_the_pool(client: TestClient, db: S
     db.expire_all()
     assert db.get(Assignment, first["assignment"]["id"]).status == "expired"  # type: ignore[union-attr]
     assert tasks[0].reserved == 1  # the expired place was given back, the new lease holds one
+
+
+def test_a_removed_member_cannot_change_their_answers(client: TestClient, db: Session) -> None:
+    project, tasks, annotator, auth, lead_auth = _setup(db, 1)
+    key = str(uuid.uuid4())
+    assert (
+        client.put(
+            f"/api/v1/annotations/{key}",
+            headers=auth,
+            json={"task_id": tasks[0].id, "result": {"choice": "a"}},
+        ).status_code
+        == 201
+    )
+    assert (
+        client.delete(f"/api/v1/projects/{project.id}/members/{annotator.id}", headers=lead_auth).status_code
+        == 204
+    )
+    assert (
+        client.patch(f"/api/v1/annotations/{key}", headers=auth, json={"result": {"choice": "b"}}).status_code
+        == 404
+    )

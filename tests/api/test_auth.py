@@ -84,6 +84,7 @@ def test_login_redirects_back_but_never_off_site(client: TestClient, db: Session
         ("/account", "/account"),
         ("//evil.example/x", "/"),
         ("https://evil.example", "/"),
+        ("/\\evil.example", "/"),
     ):
         r = client.post(
             "/login",

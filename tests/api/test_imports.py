@@ -161,3 +161,14 @@ def test_label_studio_export_with_a_mapping(client: TestClient, db: Session) -> 
     task = client.get(f"/api/v1/projects/{project.id}/tasks", headers=auth).json()["items"][0]
     assert task["prompt"] == "Q?"
     assert [x["text"] for x in task["responses"]] == ["first", "second"]
+
+
+def test_one_file_per_upload(client: TestClient, db: Session) -> None:
+    project, auth = _setup(db)
+    r = client.post(
+        f"/api/v1/projects/{project.id}/imports",
+        headers=auth,
+        files=[("file", ("a.jsonl", _jsonl(2))), ("file", ("b.jsonl", _jsonl(2, 5)))],
+    )
+    assert r.status_code == 422 and "one file" in r.json()["detail"]
+    assert _count(db, project) == 0

@@ -196,3 +196,37 @@ def test_thirty_two_annotators_at_once_never_double_up(committed: None, overlap:
             )
             == 0
         )
+
+
+def test_a_late_answer_never_takes_a_place_someone_else_holds(db: Session) -> None:
+    project, tasks = _project(db, 1)
+    a, b = _annotator(db, project), _annotator(db, project)
+    first = claim_next_task(db, project=project, user=a)
+    assert first is not None
+    first.assignment.expires_at -= timedelta(hours=1)
+    db.flush()
+    second = claim_next_task(db, project=project, user=b)  # reaps a's lease, takes the place
+    assert second is not None
+    with pytest.raises(Conflict), db.begin_nested():  # a refused request rolls back its savepoint
+        _submit(db, a, tasks[0], assignment_id=first.assignment.id)
+    assert _submit(db, b, tasks[0], assignment_id=second.assignment.id).created
+    db.refresh(tasks[0])
+    assert tasks[0].annotation_count == 1 and tasks[0].reserved == 0
+
+
+def test_a_late_answer_after_reaping_is_kept_and_not_offered_again(db: Session) -> None:
+    project, tasks = _project(db, 1, overlap=2)
+    a, b = _annotator(db, project), _annotator(db, project)
+    first = claim_next_task(db, project=project, user=a)
+    assert first is not None
+    first.assignment.expires_at -= timedelta(hours=1)
+    db.flush()
+    assert claim_next_task(db, project=project, user=b) is not None  # reaps a's lease
+    db.refresh(first.assignment)
+    assert first.assignment.status == "expired"
+    assert _submit(db, a, tasks[0], assignment_id=first.assignment.id).created  # one place is still free
+    db.refresh(first.assignment)
+    db.refresh(tasks[0])
+    assert first.assignment.status == "submitted"
+    assert tasks[0].annotation_count == 1 and tasks[0].reserved == 1  # b's lease still holds its place
+    assert claim_next_task(db, project=project, user=a) is None  # never offered to a again

@@ -173,3 +173,21 @@ def test_cancelling_an_import_leaves_nothing_half_imported(
     assert _count(project_id) == 0
     with session_scope() as session:
         assert session.get_one(Job, job_id).status == "cancelled"
+
+
+def test_an_unexpected_error_fails_the_job_cleanly(
+    setup: tuple[int, int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_id, lead_id, _ = setup
+    job_id = _job_for(project_id, lead_id, 5000, "error-test.upload")
+
+    def lose_the_database(job_id_: int) -> None:
+        raise RuntimeError("connection lost")
+
+    _interrupt_on(monkeypatch, 2, lose_the_database)
+    assert run_import_job(job_id) == "failed"
+    assert _count(project_id) == 0
+    with session_scope() as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "failed" and "connection lost" in (job.error or "")
+    assert not (get_settings().uploads_dir / "error-test.upload").exists()

@@ -13,7 +13,8 @@ router = APIRouter()
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link bounce through the login page.
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" like "//host", so a backslash is refused too.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
 

@@ -74,6 +74,9 @@ async def import_file(
 ) -> Any:
     settings = get_settings()
     parsed = _mapping(mapping)
+    # End the transaction the access checks opened before a slow upload streams in: on SQLite it holds
+    # the database's one write lock, on PostgreSQL it would sit idle in a transaction.
+    session.commit()
     upload = await receive_upload(
         request, dest_dir=settings.uploads_dir, max_bytes=settings.max_upload_mb * 2**20
     )
