@@ -135,3 +135,29 @@ def test_static_assets_are_served_locally(client: TestClient) -> None:
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
     r = client.get("/static/vendor/htmx.min.js")
     assert r.status_code == 200 and "htmx" in r.text[:2000]
+
+
+def test_a_large_upload_on_the_page_becomes_a_polling_job(client: TestClient, db: Session) -> None:
+    from app.core.config import get_settings
+    from app.models import Job
+
+    lead = factories.make_user(db)
+    project = factories.make_project(db, lead=lead)
+    csrf = login(client, lead.email)
+    rows = [
+        json.dumps({"prompt": "x" * 300 + str(i), "responses": ["a" * 300, "b" * 300]}) for i in range(600)
+    ]
+    data = "\n".join(rows).encode()
+    assert len(data) > get_settings().import_inline_max_bytes
+    r = client.post(
+        f"/projects/{project.id}/import",
+        data={"csrf_token": csrf},
+        files={"file": ("big.jsonl", data)},
+        headers={"HX-Request": "true"},
+    )
+    assert r.status_code == 202
+    job = db.scalar(select(Job).where(Job.project_id == project.id))
+    assert job is not None and job.kind == "import" and job.status == "queued"
+    assert f'hx-get="/jobs/{job.id}"' in r.text and 'hx-trigger="every 1s"' in r.text
+    page = client.get(f"/jobs/{job.id}", headers={"HX-Request": "true"})
+    assert page.status_code == 200 and f'id="job-{job.id}"' in page.text and "<html" not in page.text
