@@ -219,6 +219,18 @@ def import_upload(
     file.file.seek(0, 2)
     size = file.file.tell()
     file.file.seek(0)
+
+    def outcome(status: int, **found: Any) -> Response:
+        """The page's outcome block: the import's result, its bad rows, or the job now running it."""
+        context = {"result": None, "errors": None, "job": None, **found}
+        return render(
+            request,
+            "projects/import.html",
+            _ctx(session, project, user, **context),
+            block="outcome",
+            status_code=status,
+        )
+
     try:
         if size == 0:
             raise InvalidInput("the file is empty")
@@ -234,13 +246,7 @@ def import_upload(
                 filename=filename,
                 mapping=mapping or None,
             )
-            return render(
-                request,
-                "projects/import.html",
-                _ctx(session, project, user, result=None, errors=None, job=job),
-                block="outcome",
-                status_code=202,
-            )
+            return outcome(202, job=job)
         # A savepoint, so a rejected file rolls back its rows but the page still renders normally.
         with session.begin_nested():
             result = import_inline(
@@ -253,36 +259,11 @@ def import_upload(
             )
 
     except ImportRejected as exc:
-        return render(
-            request,
-            "projects/import.html",
-            _ctx(session, project, user, result=None, errors=exc, job=None),
-            block="outcome",
-            status_code=422,
-        )
+        return outcome(422, errors=exc)
     except (PreflabError, ValueError) as exc:
         message = exc.message if isinstance(exc, PreflabError) else str(exc)
-        return render(
-            request,
-            "projects/import.html",
-            _ctx(
-                session,
-                project,
-                user,
-                result=None,
-                job=None,
-                errors=ImportRejected([{"line": 0, "message": message}], 1),
-            ),
-            block="outcome",
-            status_code=422,
-        )
-    return render(
-        request,
-        "projects/import.html",
-        _ctx(session, project, user, result=result, errors=None, job=None),
-        block="outcome",
-        status_code=201,
-    )
+        return outcome(422, errors=ImportRejected([{"line": 0, "message": message}], 1))
+    return outcome(201, result=result)
 
 
 @router.get("/projects/{pid}/tasks")
