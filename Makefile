@@ -5,12 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-sqlite test-postgresql lint vendor bench-import clean
+.PHONY: setup run test test-sqlite test-postgresql lint vendor bench-import bench-export clean
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# torch==2.13.0 first: on these machines that exact version is a local CPU build, and anything that
+	# asks for torch afterwards is then satisfied without pulling CUDA wheels.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,train]'
 	npm ci --no-audit --no-fund --loglevel=error
 	node scripts/copy-vendor.mjs
 	touch $(STAMP)
@@ -31,13 +34,18 @@ lint: setup
 test-sqlite: setup
 	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider
 
+# tests/trainers never touch the database (TRL on a tiny model, in and out of a subprocess): the SQLite
+# pass runs them, the PostgreSQL pass does not repeat them.
 test-postgresql: setup
-	PREFLAB_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider
+	PREFLAB_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/trainers
 
 test: lint test-sqlite test-postgresql
 
 bench-import: setup
 	$(BIN)/python bench/import.py
+
+bench-export: setup
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor var

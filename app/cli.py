@@ -1,4 +1,4 @@
-"""`preflab` command: serve, worker, migrate, create-user, create-token, import."""
+"""`preflab` command: serve, worker, migrate, create-user, create-token, import, export."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -144,17 +144,9 @@ def import_cmd(
     from app.imports.readers import read_rows
     from app.imports.service import import_inline
     from app.imports.shapes import parse_mapping
-    from app.models import Project
 
     with session_scope() as session:
-        found = (
-            session.get(Project, int(project))
-            if project.isdigit()
-            else session.scalar(select(Project).where(Project.name == project))
-        )
-        if found is None:
-            console.print(f"[red]no project {project!r}[/red]")
-            raise typer.Exit(2)
+        found = _find_project(session, project)
         size = file.stat().st_size
         with (
             file.open("rb") as fh,
@@ -191,6 +183,103 @@ def import_cmd(
             progress.update(bar, completed=size)
 
     console.print(f"imported {result.imported}, duplicates {result.duplicates}")
+
+
+def _find_project(session: Any, ref: str) -> Any:
+    from app.models import Project
+
+    found = (
+        session.get(Project, int(ref))
+        if ref.isdigit()
+        else session.scalar(select(Project).where(Project.name == ref))
+    )
+    if found is None:
+        console.print(f"[red]no project {ref!r}[/red]")
+        raise typer.Exit(2)
+    return found
+
+
+@cli.command("export")
+def export_cmd(
+    project: str,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="preference | sft | kto | classification | raw")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="train split here; others beside it")],
+    file_format: Annotated[str, typer.Option(help="jsonl | parquet")] = "jsonl",
+    gzip: bool = False,
+    aggregation: Annotated[str, typer.Option(help="majority | unanimous | all | reviewed")] = "majority",
+    min_annotations: int = 1,
+    min_agreement: float = 0.0,
+    ties: str = "drop",
+    pairs: Annotated[str, typer.Option(help="ranking: all | adjacent")] = "all",
+    reviewed_only: bool = False,
+    include_gold: bool = False,
+    test: float = 0.0,
+    validation: float = 0.0,
+    seed: int = 0,
+) -> None:
+    """Export PROJECT (id or name) as a new numbered snapshot, and copy its files to OUTPUT."""
+    import shutil
+
+    from pydantic import ValidationError
+
+    from app.core.db import get_engine
+    from app.core.errors import PreflabError
+    from app.exports import service
+    from app.exports.schemas import ExportRequest
+
+    try:
+        request = ExportRequest.model_validate(
+            {
+                "format": format,
+                "file_format": file_format,
+                "gzip": gzip,
+                "filters": {"reviewed_only": reviewed_only, "include_gold": include_gold},
+                "aggregation": {
+                    "mode": aggregation,
+                    "min_annotations": min_annotations,
+                    "min_agreement": min_agreement,
+                    "ties": ties,
+                    "pairs": pairs,
+                },
+                "split": {"test": test, "validation": validation, "seed": seed},
+            }
+        )
+        with session_scope() as session:
+            found = _find_project(session, project)
+            snapshot = service.create_snapshot(
+                session, project=found, user=None, request=request, queue=False
+            )
+            session.expunge_all()
+    except (ValidationError, PreflabError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), console=console
+    ) as bar:
+        task = bar.add_task(f"exporting v{snapshot.version} as {format}", total=None)
+
+        def on_progress(p: service.Progress) -> None:
+            bar.update(task, completed=p.done, total=p.total)
+
+        try:
+            with get_engine().connect() as conn:
+                manifest = service.export_snapshot(
+                    conn, snapshot, found, created_by="cli", on_progress=on_progress
+                )
+        except BaseException:
+            service.settle(snapshot.id, "failed")
+            raise
+    service.settle(snapshot.id, "ready", manifest=manifest)
+    directory = service.snapshot_dir(found.id, snapshot.version)
+    for split, info in manifest["files"].items():
+        target = output if split == "train" else output.with_name(f"{output.stem}.{split}{output.suffix}")
+        shutil.copyfile(directory / info["file"], target)
+        console.print(f"{split}: {info['rows']:,} rows -> {target}")
+    for reason, n in manifest["dropped"].items():
+        console.print(f"[yellow]left out[/yellow] {reason}: {n:,}")
+    console.print(f"snapshot {snapshot.id} (v{snapshot.version}) in {directory}")
 
 
 def main() -> None:

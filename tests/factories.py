@@ -179,3 +179,41 @@ __all__ = [
     "make_token",
     "make_user",
 ]
+
+
+def make_review(
+    session: Session,
+    annotation: Annotation,
+    reviewer: User,
+    verdict: str,
+    result: dict[str, Any] | None = None,
+) -> Any:
+    """A reviewer's verdict, and the annotation status it leaves (accepted, rejected or corrected)."""
+    from app.models import Review
+
+    review = Review(annotation_id=annotation.id, reviewer_id=reviewer.id, verdict=verdict, result=result)
+    session.add(review)
+    annotation.status = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}[verdict]
+    session.flush()
+    return review
+
+
+def make_task(session: Session, project: Project, prompt: Any, responses: list[Any], **extra: Any) -> Task:
+    (row,) = [normalize_row({"prompt": prompt, "responses": responses, **extra})]
+    TaskWriter(session, project_id=project.id).write([row])
+    from sqlalchemy import select
+
+    return session.scalars(select(Task).where(Task.project_id == project.id).order_by(Task.id.desc())).first()  # type: ignore[return-value]
+
+
+def make_snapshot(session: Session, project: Project, user: User | None, **request: Any) -> Any:
+    """A ready snapshot, written by the real export into the data dir."""
+    from app.exports import service
+    from app.exports.schemas import ExportRequest
+
+    req = ExportRequest.model_validate({"format": "preference", "split": {"test": 0}, **request})
+    snapshot = service.create_snapshot(session, project=project, user=user, request=req, queue=False)
+    snapshot.manifest = service.export_snapshot(session.connection(), snapshot, project, created_by=None)
+    snapshot.status = "ready"
+    session.flush()
+    return snapshot

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -54,3 +55,36 @@ def test_import_command_is_all_or_nothing(committed: None, tmp_path: Path) -> No
             session.scalar(select(func.count()).select_from(Task).where(Task.project_id == project_id)) == 30
         )
         assert session.scalar(select(func.count()).select_from(User)) == 0  # nothing else was created
+
+
+def test_export_command_writes_a_snapshot_and_its_files(committed: None, tmp_path: Path) -> None:
+    from app.exports.service import snapshots_root
+    from app.models import Role, Snapshot
+
+    with session_scope() as session:
+        lead, annotator = factories.make_user(session), factories.make_user(session)
+        project = factories.make_project(session, name="CLI export", lead=lead)
+        factories.add_member(session, project, annotator, Role.annotator)
+        for i in range(30):
+            task = factories.make_task(session, project, f"Prompt {i}", [f"yes {i}", f"no {i}"])
+            factories.make_annotation(session, task, annotator, {"choice": "a", "strength": 1})
+        project_id = project.id
+    out = tmp_path / "prefs.jsonl"
+    r = runner.invoke(
+        cli, ["export", "CLI export", "--format", "preference", "-o", str(out), "--test", "0.3"]
+    )
+    assert r.exit_code == 0, r.output
+    train = [json.loads(line) for line in out.read_text().splitlines()]
+    test = [json.loads(line) for line in (tmp_path / "prefs.test.jsonl").read_text().splitlines()]
+    assert len(train) + len(test) == 30 and train and test
+    assert {r["prompt"] for r in train}.isdisjoint({r["prompt"] for r in test})
+    assert f"train: {len(train)} rows" in r.output
+    with session_scope() as session:
+        snapshot = session.scalars(select(Snapshot).where(Snapshot.project_id == project_id)).one()
+        assert snapshot.status == "ready" and snapshot.manifest["counts"] == {
+            "train": len(train),
+            "test": len(test),
+        }
+    r = runner.invoke(cli, ["export", str(project_id), "--format", "sft", "-o", str(out)])
+    assert r.exit_code == 2 and "exports as preference, kto, raw" in r.output
+    shutil.rmtree(snapshots_root(), ignore_errors=True)

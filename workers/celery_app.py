@@ -10,7 +10,9 @@ from app.core.config import get_settings
 
 settings = get_settings()
 
-celery = Celery("preflab", broker=settings.resolved_broker_url, include=["workers.tasks.imports"])
+celery = Celery(
+    "preflab", broker=settings.resolved_broker_url, include=["workers.tasks.imports", "workers.tasks.exports"]
+)
 celery.conf.update(
     task_ignore_result=True,
     task_acks_late=True,  # a task whose worker dies is delivered again; tasks are idempotent

@@ -18,7 +18,7 @@ from app.auth import policies
 from app.auth.service import user_for_token
 from app.core.db import get_sessionmaker
 from app.core.errors import NotAuthenticated
-from app.models import Job, Project, Role, Task, User
+from app.models import Job, Project, Role, Snapshot, Task, User
 
 
 async def get_db() -> AsyncIterator[Session]:
@@ -96,3 +96,10 @@ def get_job(jid: int, user: CurrentUser, session: SessionDep) -> Job:
 
 
 JobDep = Annotated[Job, Depends(get_job)]
+
+
+def get_snapshot(sid: int, user: CurrentUser, session: SessionDep) -> Snapshot:
+    return policies.snapshot_for(session, snapshot_id=sid, user=user)
+
+
+SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]

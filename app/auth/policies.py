@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Forbidden, NotFound
-from app.models import Job, Member, Project, Role, Task, User
+from app.models import Job, Member, Project, Role, Snapshot, Task, User
 
 ROLE_ACTIONS = {
     Role.annotator: "annotate",
@@ -65,6 +65,18 @@ def job_for(session: Session, *, job_id: int, user: User) -> Job:
     except NotFound:
         raise NotFound(f"job {job_id} not found") from None
     return job
+
+
+def snapshot_for(session: Session, *, snapshot_id: int, user: User) -> Snapshot:
+    """Snapshots are the leads' (who export) and the admins' (who train on them)."""
+    snapshot = session.get(Snapshot, snapshot_id)
+    if snapshot is None:
+        raise NotFound(f"snapshot {snapshot_id} not found")
+    try:
+        project_for(session, project_id=snapshot.project_id, user=user, need=Role.lead)
+    except NotFound:
+        raise NotFound(f"snapshot {snapshot_id} not found") from None
+    return snapshot
 
 
 def require_admin(user: User) -> User:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +16,8 @@ from app.core.config import get_settings
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # orjson reads JSON columns about 4x faster than the standard library: exports decode every row.
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":

@@ -117,6 +117,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
         ANNOTATOR, {"task_id": "{tid}", "reason": "broken"}, json=True
     ),
     ("POST", "/projects/{pid}/flags/{fid}/resolve"): Rule(LEAD, {}),
+    # exports
+    ("POST", "/api/v1/projects/{pid}/snapshots"): Rule(LEAD, {"format": "preference"}),
+    ("GET", "/api/v1/projects/{pid}/snapshots"): Rule(LEAD),
+    ("GET", "/api/v1/snapshots/{sid}"): Rule(LEAD),
+    ("GET", "/api/v1/snapshots/{sid}/download"): Rule(LEAD),
+    ("DELETE", "/api/v1/snapshots/{sid}"): Rule(LEAD),
+    ("GET", "/projects/{pid}/exports"): Rule(LEAD),
+    ("POST", "/projects/{pid}/exports"): Rule(LEAD, {"format": "kto", "mode": "majority", "test": "0.2"}),
+    ("GET", "/snapshots/{sid}"): Rule(LEAD),
+    ("GET", "/snapshots/{sid}/download/{split}"): Rule(LEAD),
+    ("POST", "/snapshots/{sid}/delete"): Rule(LEAD, {}),
 }
 
 CALLERS = ["anonymous", "nonmember", "annotator", "reviewer", "lead", "admin"]
@@ -174,7 +185,10 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     own = factories.make_annotation(db, annotated, owner)
     theirs = factories.make_annotation(db, others, other)
     flag = factories.make_flag(db, task, other)
+    snapshot = factories.make_snapshot(db, project, users["lead"])
     values = {
+        "sid": snapshot.id,
+        "split": "train",
         "pid": project.id,
         "tid": task.id,
         "jid": job.id,

@@ -1,0 +1,135 @@
+"""What an export asks for (DESIGN §6, §10 snapshots). Every field has a default, so `{format}` alone is a
+working request; `ExportRequest.for_project` checks that the format and the options fit the project's kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.core.errors import InvalidInput
+from app.models import ProjectKind
+
+Format = Literal["preference", "sft", "kto", "classification", "raw"]
+
+FORMATS_BY_KIND: dict[ProjectKind, tuple[str, ...]] = {
+    ProjectKind.pairwise: ("preference", "kto", "raw"),
+    ProjectKind.ranking: ("preference", "kto", "raw"),
+    ProjectKind.rating: ("preference", "kto", "raw"),
+    ProjectKind.sft: ("sft", "raw"),
+    ProjectKind.classification: ("classification", "raw"),
+}
+
+AGGREGATIONS = {
+    "majority": "one row per task (or pair): the answer most annotators gave; a tie for first is dropped",
+    "unanimous": "only answers every annotator of the task gave",
+    "all": "every annotation as its own row",
+    "reviewed": "a reviewer's accepted or corrected label wins; other tasks by majority",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Filters(_Strict):
+    reviewed_only: bool = Field(False, description="only annotations a reviewer accepted or corrected")
+    date_from: datetime | None = Field(None, description="annotations created at or after")
+    date_to: datetime | None = Field(None, description="annotations created before")
+    annotators: list[int] = Field(default_factory=list, description="only these annotators (user ids)")
+    exclude_annotators: list[int] = Field(default_factory=list)
+    include_gold: bool = Field(False, description="gold tasks are left out unless asked for")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A date or time without a zone is read as UTC."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class Aggregation(_Strict):
+    mode: Literal["majority", "unanimous", "all", "reviewed"] = "majority"
+    min_annotations: int = Field(1, ge=1, le=100)
+    min_agreement: float = Field(0.0, ge=0, le=1, description="share of annotators behind the answer")
+    ties: Literal["drop", "keep"] = Field(
+        "drop", description="keep: tied pairs become rows with tie=true and margin 0 (preference only)"
+    )
+    pairs: Literal["all", "adjacent"] = Field("all", description="ranking: all k(k-1)/2 pairs or adjacent")
+    min_gap: float = Field(1.0, gt=0, description="rating: a pair needs this score gap, else it is a tie")
+    criterion: str | None = Field(None, description="rating: score by one criterion (default: their mean)")
+    chat: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: chat form when any prompt of the project is a message list"
+    )
+    sft_style: Literal["auto", "messages", "prompt_completion"] = "auto"
+
+
+class Split(_Strict):
+    test: float = Field(0.1, ge=0, lt=1)
+    validation: float = Field(0.0, ge=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fractions(self) -> Split:
+        if self.test + self.validation >= 1:
+            raise ValueError("test + validation must leave something for train")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        return ["train"] + (["validation"] if self.validation else []) + (["test"] if self.test else [])
+
+
+class ExportRequest(_Strict):
+    format: Format
+    file_format: Literal["jsonl", "parquet"] = "jsonl"
+    gzip: bool = Field(False, description="jsonl only: write .jsonl.gz")
+    filters: Filters = Field(default_factory=Filters)
+    aggregation: Aggregation = Field(default_factory=Aggregation)
+    split: Split = Field(default_factory=Split)
+
+    def for_project(self, kind: ProjectKind, settings: dict[str, Any]) -> ExportRequest:
+        """The request, checked against the project; InvalidInput names what does not fit."""
+        allowed = FORMATS_BY_KIND[kind]
+        if self.format not in allowed:
+            raise InvalidInput(
+                f"a {kind} project exports as {', '.join(allowed)}, not {self.format}", field="format"
+            )
+        if self.gzip and self.file_format != "jsonl":
+            raise InvalidInput("gzip applies to jsonl files; parquet is compressed already", field="gzip")
+        agg = self.aggregation
+        if kind is ProjectKind.sft and agg.mode in ("majority", "unanimous"):
+            raise InvalidInput(
+                "demonstrations are free text: aggregate an sft project with 'all' or 'reviewed'",
+                field="aggregation.mode",
+            )
+        criteria = settings.get("criteria") or []
+        if agg.criterion is not None and (kind is not ProjectKind.rating or agg.criterion not in criteria):
+            raise InvalidInput(
+                f"criterion must be one of the rating criteria {criteria}", field="aggregation.criterion"
+            )
+        return self
+
+
+class SnapshotCreated(BaseModel):
+    snapshot_id: int
+    job_id: int
+    version: int
+
+
+class SnapshotRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    version: int
+    status: str
+    format: str
+    file_format: str
+    filters: dict[str, Any]
+    aggregation: dict[str, Any]
+    split: dict[str, Any]
+    manifest: dict[str, Any]
+    job_id: int | None
+    created_at: datetime
+    deleted_at: datetime | None

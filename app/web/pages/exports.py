@@ -1,0 +1,137 @@
+"""Export pages: a form that starts a snapshot, the project's numbered snapshots, one snapshot's manifest
+with its download links and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from app.auth.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
+from app.auth.policies import role_in
+from app.core.errors import PreflabError
+from app.exports import service
+from app.exports.schemas import AGGREGATIONS, FORMATS_BY_KIND, ExportRequest
+from app.models import Job, Member, Project, Role, Snapshot, User
+from app.web.api.v1.snapshots import download_response
+from app.web.pages.deps import FormDep
+from app.web.templating import render
+
+router = APIRouter()
+
+
+def _members(session: SessionDep, project: Project) -> list[tuple[int, str]]:
+    rows = session.execute(
+        select(User.id, User.email)
+        .join(Member, Member.user_id == User.id)
+        .where(Member.project_id == project.id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _page(
+    request: Request, session: SessionDep, project: Project, user: User, *, error: str | None = None,
+    form: dict[str, Any] | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    snapshots = list(
+        session.scalars(
+            select(Snapshot).where(Snapshot.project_id == project.id).order_by(Snapshot.id.desc())
+        )
+    )
+    ctx = {
+        "project": project,
+        "role": role_in(session, project_id=project.id, user=user),
+        "Role": Role,
+        "snapshots": snapshots,
+        "busy": any(s.status in ("queued", "running") for s in snapshots),
+        "formats": FORMATS_BY_KIND[project.kind],
+        "aggregations": AGGREGATIONS,
+        "members": _members(session, project),
+        "error": error,
+        "form": form or {},
+    }
+    return render(request, "exports/list.html", ctx, block="snapshots", status_code=status_code)
+
+
+@router.get("/projects/{pid}/exports")
+def exports_page(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
+    return _page(request, session, project, user)
+
+
+def request_from_form(form: FormData) -> ExportRequest:
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    def ids(name: str) -> list[int]:
+        return [int(v) for v in form.getlist(name) if isinstance(v, str) and v.isdigit()]
+
+    aggregation = {
+        "mode": text("mode"),
+        "min_annotations": text("min_annotations"),
+        "min_agreement": text("min_agreement"),
+        "ties": text("ties"),
+        "pairs": text("pairs"),
+        "min_gap": text("min_gap"),
+        "criterion": text("criterion"),
+    }
+    return ExportRequest.model_validate(
+        {
+            "format": text("format"),
+            "file_format": text("file_format") or "jsonl",
+            "gzip": form.get("gzip") == "on",
+            "filters": {
+                "reviewed_only": form.get("reviewed_only") == "on",
+                "include_gold": form.get("include_gold") == "on",
+                "date_from": text("date_from"),
+                "date_to": text("date_to"),
+                "exclude_annotators": ids("exclude_annotators"),
+            },
+            "aggregation": {k: v for k, v in aggregation.items() if v is not None},
+            "split": {
+                "test": text("test") or 0,
+                "validation": text("validation") or 0,
+                "seed": text("seed") or 0,
+            },
+        }
+    )
+
+
+@router.post("/projects/{pid}/exports")
+def start_export(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        body = request_from_form(form)
+        snapshot = service.create_snapshot(session, project=project, user=user, request=body)
+    except ValidationError as exc:
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _page(request, session, project, user, error=message, form=values, status_code=422)
+    except PreflabError as exc:
+        return _page(request, session, project, user, error=exc.message, form=values, status_code=422)
+    return RedirectResponse(f"/projects/{project.id}/exports?started={snapshot.version}", status_code=303)
+
+
+@router.get("/snapshots/{sid}")
+def snapshot_page(request: Request, snapshot: SnapshotDep, session: SessionDep) -> Response:
+    project = session.get_one(Project, snapshot.project_id)
+    job = session.get(Job, snapshot.job_id) if snapshot.job_id else None
+    return render(request, "exports/snapshot.html", {"snapshot": snapshot, "project": project, "job": job})
+
+
+@router.get("/snapshots/{sid}/download/{split}")
+def download_page(snapshot: SnapshotDep, split: str) -> Response:
+    return download_response(snapshot, split)
+
+
+@router.post("/snapshots/{sid}/delete")
+def delete_page(snapshot: SnapshotDep, user: CurrentUser, session: SessionDep) -> Response:
+    service.delete_snapshot(session, snapshot, user=user)
+    return RedirectResponse(f"/projects/{snapshot.project_id}/exports", status_code=303)

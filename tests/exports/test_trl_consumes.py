@@ -1,0 +1,179 @@
+"""TRL is the real client of an export: every format's file loads with `datasets` and `pyarrow`, and the
+matching TRL trainer runs two steps on it unchanged, on a tiny random model built here (no hub)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy.orm import Session
+
+from app.exports import service
+from app.exports.schemas import ExportRequest
+from app.models import Project, Role, User
+from tests import factories
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+WORDS = ["the cat reads a story today", "a robot builds clear code", "my friend paints a map", "no", "yes"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from workers.trainers.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def people(db: Session) -> Iterator[tuple[User, User]]:
+    yield factories.make_user(db), factories.make_user(db)
+
+
+def _common(tmp: Path) -> dict[str, Any]:
+    return {
+        "output_dir": str(tmp / "out"),
+        "max_steps": 2,
+        "per_device_train_batch_size": 2,
+        "use_cpu": True,
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "max_length": 64,
+    }
+
+
+def _project(db: Session, kind: str, lead: User, annotator: User, chat: bool, **settings: Any) -> Project:
+    project = factories.make_project(db, kind=kind, lead=lead, settings=settings)
+    factories.add_member(db, project, annotator, Role.annotator)
+    for i in range(8):
+        prompt: Any = f"Question {i}: {WORDS[i % 3]}?"
+        if chat and i % 2:
+            prompt = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": prompt}]
+        if kind == "sft":
+            task = factories.make_task(db, project, prompt, [{"id": "draft", "text": "a draft"}])
+            factories.make_annotation(db, task, annotator, {"response": f"{WORDS[i % 5]} {i}"})
+        else:
+            task = factories.make_task(
+                db, project, prompt, [f"{WORDS[i % 5]} {i}", f"{WORDS[(i + 1) % 5]} {i}"]
+            )
+            factories.make_annotation(
+                db, task, annotator, {"choice": "a" if i % 3 else "b", "strength": i % 4}
+            )
+    return project
+
+
+def _export(db: Session, project: Project, where: Path, **request: Any) -> list[Path]:
+    req = ExportRequest.model_validate({"split": {"test": 0}, **request})
+    manifest = service.write_snapshot(db.connection(), project=project, request=req, directory=where)
+    return [where / f["file"] for f in manifest["files"].values()]
+
+
+def _load(path: Path) -> Any:
+    """Both readers the issue names: datasets (the trainers' loader) and pyarrow."""
+    from datasets import load_dataset
+
+    if path.suffix == ".parquet":
+        assert pq.read_table(path).num_rows > 0
+        return load_dataset("parquet", data_files=str(path), split="train")
+    assert pa_json.read_json(path).num_rows > 0
+    return load_dataset("json", data_files=str(path), split="train")
+
+
+def _trained(trainer: Any) -> None:
+    result = trainer.train()
+    assert trainer.state.global_step == 2
+    assert result.training_loss == result.training_loss  # a number, not NaN
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["standard", "chat"])
+def test_preference_trains_reward_and_dpo(
+    db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path, chat: bool
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer
+
+    project = _project(db, "pairwise", *people, chat=chat)
+    (path,) = _export(
+        db, project, tmp_path / "pref", format="preference", file_format="parquet" if chat else "jsonl"
+    )
+    data = _load(path)
+    assert "margin" in data.column_names and len(data) >= 4
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+
+    reward_model = AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=1)
+    reward = RewardTrainer(
+        model=reward_model, args=RewardConfig(**_common(tmp_path / "rm")), train_dataset=data,
+        processing_class=tokenizer,
+    )  # fmt: skip
+    _trained(reward)
+
+    policy = AutoModelForCausalLM.from_pretrained(tiny)
+    dpo = DPOTrainer(
+        model=policy,
+        args=DPOConfig(**_common(tmp_path / "dpo")),
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
+    _trained(dpo)
+
+
+@pytest.mark.parametrize("style", ["messages", "prompt_completion"])
+def test_sft_trains(db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path, style: str) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    project = _project(db, "sft", *people, chat=style == "messages")
+    (path,) = _export(
+        db, project, tmp_path / "sft", format="sft", aggregation={"mode": "all", "sft_style": style}
+    )
+    data = _load(path)
+    assert data.column_names == (["messages"] if style == "messages" else ["prompt", "completion"])
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny),
+        args=SFTConfig(**_common(tmp_path), assistant_only_loss=style == "messages"),
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(tiny),
+    )
+    _trained(trainer)
+
+
+def test_kto_trains(db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import KTOConfig, KTOTrainer
+
+    project = _project(db, "pairwise", *people, chat=False)
+    (path,) = _export(db, project, tmp_path / "kto", format="kto", gzip=False)
+    data = _load(path)
+    assert set(data["label"]) == {True, False}
+    trainer = KTOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny),
+        args=KTOConfig(**_common(tmp_path)),
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(tiny),
+    )
+    _trained(trainer)
+
+
+def test_classification_and_raw_load(db: Session, people: tuple[User, User], tmp_path: Path) -> None:
+    lead, annotator = people
+    project = factories.make_project(db, kind="classification", lead=lead, settings={"labels": ["x", "y"]})
+    for i in range(4):
+        task = factories.make_task(db, project, f"text {i}", [])
+        factories.make_annotation(db, task, annotator, {"labels": ["x" if i % 2 else "y"]})
+    for file_format in ("jsonl", "parquet"):
+        (path,) = _export(
+            db, project, tmp_path / f"c-{file_format}", format="classification", file_format=file_format
+        )
+        data = _load(path)
+        assert data.column_names == ["text", "label"] and sorted(data["label"]) == ["x", "x", "y", "y"]
+        (raw,) = _export(db, project, tmp_path / f"r-{file_format}", format="raw", file_format=file_format)
+        assert len(_load(raw)) == 4

@@ -1,0 +1,60 @@
+"""Direct preference optimisation on `prompt`/`chosen`/`rejected` rows (TRL's DPOTrainer)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from datasets import Dataset, DatasetDict
+from transformers import Trainer, TrainerCallback
+
+from workers.trainers.common import (
+    RunResult,
+    check_chat_template,
+    choose_precision,
+    eval_metrics_of,
+    load_model,
+    load_tokenizer,
+    lora_config,
+    resolve_base_model,
+    split_dataset,
+    train_and_save,
+    trl_args,
+    with_cancel_file,
+)
+from workers.trainers.config import TrainConfig
+
+
+def run(
+    config: TrainConfig,
+    dataset: DatasetDict | Mapping[str, Dataset],
+    callbacks: Sequence[TrainerCallback] = (),
+) -> RunResult:
+    from trl import DPOConfig, DPOTrainer
+
+    config.validate()
+    # Extra export columns (margin, score_chosen, score_rejected, nulls included) pass through: DPOTrainer's
+    # tokenizing map keeps them and remove_unused_columns drops them before batching.
+    train, eval_ = split_dataset("dpo", dataset)
+    precision = choose_precision(config.precision)
+    tokenizer = load_tokenizer(resolve_base_model(config.base_model))
+    check_chat_template(tokenizer, [train, eval_], config.base_model)
+    trainer = DPOTrainer(
+        model=load_model(config, precision),
+        args=trl_args(DPOConfig, config, precision, beta=config.beta),
+        train_dataset=train,
+        eval_dataset=eval_,
+        processing_class=tokenizer,
+        peft_config=lora_config(config, "CAUSAL_LM"),  # with LoRA the reference is the base, adapter disabled
+        callbacks=with_cancel_file(config, callbacks),
+    )
+    return train_and_save(trainer, config, tokenizer, evaluate=_evaluate)
+
+
+def _evaluate(trainer: Trainer) -> dict[str, float]:
+    """TRL's metrics plus `accuracy` and `margin`, named as the reward model's are, so pages compare them."""
+    metrics = eval_metrics_of(trainer.evaluate())
+    if "rewards/accuracies" in metrics:
+        metrics["accuracy"] = metrics["rewards/accuracies"]
+    if "rewards/margins" in metrics:
+        metrics["margin"] = metrics["rewards/margins"]
+    return metrics

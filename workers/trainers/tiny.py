@@ -1,0 +1,119 @@
+"""A tiny, randomly initialised Llama and its tokenizer, built locally in seconds.
+
+Tests, the demo seed and the benches need a base model that TRL accepts without a hub download; this one
+has every piece the trainers touch (special tokens, a chat template with generation markers) and nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+# Assistant turns are wrapped in {% generation %} so SFT's `assistant_only_loss` can mask everything else.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|assistant|>\n' }}"
+    "{% generation %}{{ message['content'] }}{{ eos_token }}{% endgeneration %}"
+    "{{ '\n' }}"
+    "{% else %}"
+    "{{ '<|' + message['role'] + '|>\n' + message['content'] + '\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+
+SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+_SUBJECTS = [
+    "the cat",
+    "a robot",
+    "my friend",
+    "the teacher",
+    "our team",
+    "the model",
+    "a farmer",
+    "the city",
+]
+_VERBS = ["likes", "builds", "reads", "answers", "paints", "finds", "explains", "carries", "writes", "plans"]
+_OBJECTS = ["a story", "the answer", "green apples", "a small boat", "the question", "clear code", "a map"]
+_TAILS = [
+    "today.",
+    "every morning.",
+    "with care.",
+    "very quickly.",
+    "in the rain.",
+    "for everyone.",
+    "again!",
+]
+_QUESTIONS = ["What is", "Why does", "How can", "Where is", "Who wrote", "Can you explain"]
+
+
+def synthetic_sentences(count: int = 400, *, seed: int = 0) -> list[str]:
+    """Plain English-looking text, so the BPE merges resemble those of a real tokenizer."""
+    rng = random.Random(seed)
+    sentences = []
+    for _ in range(count):
+        if rng.random() < 0.3:
+            sentences.append(
+                f"{rng.choice(_QUESTIONS)} {rng.choice(_OBJECTS)}? {rng.choice(_SUBJECTS).capitalize()}"
+            )
+        else:
+            sentences.append(
+                f"{rng.choice(_SUBJECTS).capitalize()} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
+                f"{rng.choice(_TAILS)} {rng.randint(0, 99)}"
+            )
+    return sentences
+
+
+def build_tiny_model(path: str | Path, *, seed: int = 0, vocab_size: int = 384) -> Path:
+    """Writes a tokenizer and a 2-layer Llama (random weights) into `path`, loadable with Auto* classes."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    bpe_trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte encodes, so no text is unknown
+        show_progress=False,
+    )
+    tok.train_from_iterator(synthetic_sentences(seed=seed), trainer=bpe_trainer)
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=512,
+    )
+    tokenizer.save_pretrained(out)
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    return out
