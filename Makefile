@@ -31,8 +31,10 @@ lint: setup
 	$(BIN)/ruff format --check app workers tests bench migrations
 	$(BIN)/mypy
 
+# tests/training drives training runs through a gpu-queue worker against PostgreSQL, as production does:
+# the PostgreSQL pass runs it.
 test-sqlite: setup
-	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider
+	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/training
 
 # tests/trainers never touch the database (TRL on a tiny model, in and out of a subprocess): the SQLite
 # pass runs them, the PostgreSQL pass does not repeat them.

@@ -88,6 +88,11 @@ def serve(
                     f"[bold]Created admin[/bold] {email} with password [bold]{password}[/bold] "
                     "(shown once; change it or create your own admin with `preflab create-user`)"
                 )
+        from app.demo.seed import seed_demo_model
+        from app.training.service import models_dir
+
+        if seed_demo_model(models_dir()) is None:
+            console.print("[yellow]no demo base model: install the train extra to train on the demo[/yellow]")
     proc = None
     if worker:
         proc = subprocess.Popen(worker_command("default,gpu", "--pool", "solo", *QUIET_WORKER), cwd=ROOT)

@@ -19,7 +19,8 @@ from app.web.api.v1 import labeling as api_labeling
 from app.web.api.v1 import projects as api_projects
 from app.web.api.v1 import snapshots as api_snapshots
 from app.web.api.v1 import tasks as api_tasks
-from app.web.pages import account, annotate, exports, jobs, projects
+from app.web.api.v1 import training as api_training
+from app.web.pages import account, annotate, exports, jobs, projects, training
 from app.web.pages import auth as pages_auth
 from app.web.pages.deps import check_csrf
 
@@ -49,9 +50,9 @@ def create_app() -> FastAPI:
 
     # Routers are included one level deep: every extra level of nesting is walked on each request.
     # The annotation loop comes first, so its routes match first.
-    for module in (api_labeling, api_auth, api_projects, api_tasks, api_jobs, api_snapshots):
+    for module in (api_labeling, api_auth, api_projects, api_tasks, api_jobs, api_snapshots, api_training):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (pages_auth, projects, annotate, jobs, exports, account):
+    for module in (pages_auth, projects, annotate, jobs, exports, training, account):
         app.include_router(module.router, dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.include_router(health.router)
     STATIC_DIR.mkdir(exist_ok=True)

@@ -217,3 +217,14 @@ def make_snapshot(session: Session, project: Project, user: User | None, **reque
     snapshot.status = "ready"
     session.flush()
     return snapshot
+
+
+def make_model(session: Session, snapshot: Any) -> Any:
+    from app.models import TrainedModel
+
+    model = TrainedModel(
+        name="m", snapshot_id=snapshot.id, base_model="base", method="reward", path="/tmp/m", metrics={}
+    )
+    session.add(model)
+    session.flush()
+    return model

@@ -11,7 +11,9 @@ from app.core.config import get_settings
 settings = get_settings()
 
 celery = Celery(
-    "preflab", broker=settings.resolved_broker_url, include=["workers.tasks.imports", "workers.tasks.exports"]
+    "preflab",
+    broker=settings.resolved_broker_url,
+    include=["workers.tasks.imports", "workers.tasks.exports", "workers.tasks.training"],
 )
 celery.conf.update(
     task_ignore_result=True,

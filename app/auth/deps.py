@@ -18,7 +18,7 @@ from app.auth import policies
 from app.auth.service import user_for_token
 from app.core.db import get_sessionmaker
 from app.core.errors import NotAuthenticated
-from app.models import Job, Project, Role, Snapshot, Task, User
+from app.models import Job, Project, Role, Snapshot, Task, TrainedModel, User
 
 
 async def get_db() -> AsyncIterator[Session]:
@@ -27,6 +27,11 @@ async def get_db() -> AsyncIterator[Session]:
         yield session
         session.commit()
     except BaseException:
+        # The error page still names the signed-in user: take users out of the session before the
+        # rollback expires them (a detached, expired user cannot be read by the template).
+        for obj in list(session):
+            if isinstance(obj, User):
+                session.expunge(obj)
         session.rollback()
         raise
     finally:
@@ -103,3 +108,10 @@ def get_snapshot(sid: int, user: CurrentUser, session: SessionDep) -> Snapshot:
 
 
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
+
+
+def get_model(mid: int, user: CurrentUser, session: SessionDep) -> TrainedModel:
+    return policies.model_for(session, model_id=mid, user=user)
+
+
+ModelDep = Annotated[TrainedModel, Depends(get_model)]

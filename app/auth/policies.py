@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Forbidden, NotFound
-from app.models import Job, Member, Project, Role, Snapshot, Task, User
+from app.models import Job, Member, Project, Role, Snapshot, Task, TrainedModel, User
 
 ROLE_ACTIONS = {
     Role.annotator: "annotate",
@@ -77,6 +77,30 @@ def snapshot_for(session: Session, *, snapshot_id: int, user: User) -> Snapshot:
     except NotFound:
         raise NotFound(f"snapshot {snapshot_id} not found") from None
     return snapshot
+
+
+def can_cancel(job: Job, user: User) -> Job:
+    """Leads stop their project's imports, exports and pre-labels; a training run is the admins'."""
+    if job.kind == "training" and not user.is_admin:
+        raise Forbidden("only administrators can stop a training run")
+    return job
+
+
+def model_for(session: Session, *, model_id: int, user: User) -> TrainedModel:
+    """A model is visible to admins and to the leads of the project whose snapshot trained it."""
+    model = session.get(TrainedModel, model_id)
+    if model is None:
+        raise NotFound(f"model {model_id} not found")
+    if user.is_admin:
+        return model
+    snapshot = session.get(Snapshot, model.snapshot_id) if model.snapshot_id else None
+    if snapshot is None:
+        raise NotFound(f"model {model_id} not found")
+    try:
+        project_for(session, project_id=snapshot.project_id, user=user, need=Role.lead)
+    except NotFound:
+        raise NotFound(f"model {model_id} not found") from None
+    return model
 
 
 def require_admin(user: User) -> User:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     import_inline_max_bytes: int = 8 * 1024 * 1024  # larger uploads run as a Job
     import_batch_size: int = 2000
 
+    # Background jobs
+    job_heartbeat_timeout_s: int = 120  # a training job silent this long is marked failed (its worker died)
+
     # Sessions and login
     session_max_age_s: int = 14 * 24 * 3600
     login_max_failures: int = 10

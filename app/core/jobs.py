@@ -1,8 +1,10 @@
 """Enqueueing background work. Tasks are sent by name after the request's transaction commits, so a
-worker never picks up a job id whose row it cannot see yet. The web tier never imports workers/."""
+worker never picks up a job id whose row it cannot see yet. The web tier never imports Celery tasks or
+torch from workers/ (only the trainers' torch-free config dataclass, to check a run before queueing it)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -86,6 +88,24 @@ def finish_job(job: Job, status: str, *, error: str | None = None) -> None:
 def append_log(job: Job, line: str, *, keep: int = 20_000) -> None:
     stamp = utcnow().strftime("%H:%M:%S")
     job.log = (job.log + f"[{stamp}] {line}\n")[-keep:]
+
+
+HEARTBEAT_KINDS = {"training"}  # jobs whose runner beats a heartbeat while it works
+
+
+def mark_if_stale(job: Job) -> Job:
+    """A running job whose worker stopped beating is failed, so no job stays "running" forever."""
+    if job.status != "running" or job.kind not in HEARTBEAT_KINDS or job.heartbeat_at is None:
+        return job
+    silent = utcnow() - job.heartbeat_at
+    if silent > timedelta(seconds=get_settings().job_heartbeat_timeout_s):
+        finish_job(
+            job,
+            "failed",
+            error=f"its worker stopped: no heartbeat for {int(silent.total_seconds())} s "
+            f"(last at {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC)",
+        )
+    return job
 
 
 def request_cancel(session: Session, job: Job) -> Job:

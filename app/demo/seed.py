@@ -43,3 +43,15 @@ def seed_demo(session: Session, *, admin_password: str | None = None) -> tuple[s
         rows = ((n, orjson.loads(line)) for n, line in enumerate(lines, 1))
         import_inline(session, project=project, raw_rows=rows, actor_id=admin.id, source="demo seed")
     return ADMIN_EMAIL, password
+
+
+def seed_demo_model(models_dir: Path) -> Path | None:
+    """A tiny random Llama the embedded worker trains on a CPU in seconds (the train extra is needed)."""
+    target = models_dir / "demo-tiny-llama"
+    if (target / "config.json").exists():
+        return target
+    try:
+        from workers.trainers.tiny import build_tiny_model
+    except ImportError:  # installed without the train extra
+        return None
+    return build_tiny_model(target)

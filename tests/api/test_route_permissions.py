@@ -128,6 +128,19 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/snapshots/{sid}"): Rule(LEAD),
     ("GET", "/snapshots/{sid}/download/{split}"): Rule(LEAD),
     ("POST", "/snapshots/{sid}/delete"): Rule(LEAD, {}),
+    # training: admins start runs; models are the admins' and the leads' of the project that trained them
+    ("POST", "/api/v1/training-jobs"): Rule(
+        ADMIN,
+        {"snapshot_id": "{sid}", "method": "reward", "base_model": "org/model", "params": {"max_steps": 1}},
+    ),
+    ("GET", "/api/v1/models"): Rule(AUTH),
+    ("GET", "/api/v1/models/{mid}"): Rule(LEAD),
+    ("GET", "/training/new"): Rule(ADMIN),
+    ("POST", "/training/new"): Rule(
+        ADMIN, {"snapshot_id": "{sid}", "method": "dpo", "base_model": "org/model", "max_steps": "1"}
+    ),
+    ("GET", "/models"): Rule(AUTH),
+    ("GET", "/models/{mid}"): Rule(LEAD),
 }
 
 CALLERS = ["anonymous", "nonmember", "annotator", "reviewer", "lead", "admin"]
@@ -186,8 +199,10 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     theirs = factories.make_annotation(db, others, other)
     flag = factories.make_flag(db, task, other)
     snapshot = factories.make_snapshot(db, project, users["lead"])
+    model = factories.make_model(db, snapshot)
     values = {
         "sid": snapshot.id,
+        "mid": model.id,
         "split": "train",
         "pid": project.id,
         "tid": task.id,

@@ -23,7 +23,9 @@ def _project(kind: str, rows: list[dict], **settings: object) -> tuple[int, str]
 
 def _login_with_keyboard(page: Page, base: str, email: str) -> None:
     page.goto(f"{base}/login")
-    page.keyboard.type(email)  # the e-mail field has autofocus
+    # the e-mail field has autofocus; typing before the browser has applied it would lose keys
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'email'")
+    page.keyboard.type(email)
     page.keyboard.press("Tab")
     page.keyboard.type(factories.PASSWORD)
     page.keyboard.press("Enter")

@@ -6,6 +6,7 @@ Exit codes: 0 done, 3 cancelled (cancel file or SIGTERM; what was trained is sav
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -26,7 +27,10 @@ class EventWriter:
     def __init__(self, path: str | None) -> None:
         self._lock = threading.Lock()
         self._stream: IO[str]
-        if path:
+        if int(os.environ.get("RANK", "0")) != 0:  # under `accelerate launch`, rank 0 alone reports
+            self._stream = open(os.devnull, "w")  # noqa: SIM115 - closed in close()
+            self._owned = True
+        elif path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._stream = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
             self._owned = True

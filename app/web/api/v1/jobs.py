@@ -3,8 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from app.auth.deps import JobDep, SessionDep
-from app.core.jobs import request_cancel
+from app.auth.deps import CurrentUser, JobDep, SessionDep
+from app.auth.policies import can_cancel
+from app.core.jobs import mark_if_stale, request_cancel
 from app.jobs.schemas import JobRead, MetricPoint
 from app.models import JobMetric
 
@@ -13,7 +14,7 @@ router = APIRouter(tags=["jobs"])
 
 @router.get("/jobs/{jid}")
 def get_job(job: JobDep) -> JobRead:
-    return JobRead.model_validate(job)
+    return JobRead.model_validate(mark_if_stale(job))
 
 
 @router.get("/jobs/{jid}/metrics")
@@ -25,5 +26,5 @@ def job_metrics(job: JobDep, session: SessionDep) -> list[MetricPoint]:
 
 
 @router.post("/jobs/{jid}/cancel")
-def cancel_job(job: JobDep, session: SessionDep) -> JobRead:
-    return JobRead.model_validate(request_cancel(session, job))
+def cancel_job(job: JobDep, user: CurrentUser, session: SessionDep) -> JobRead:
+    return JobRead.model_validate(request_cancel(session, can_cancel(job, user)))

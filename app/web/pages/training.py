@@ -1,0 +1,115 @@
+"""Training pages: start a run (admins), the models and their lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from app.auth.deps import AdminUser, CurrentUser, ModelDep, SessionDep
+from app.core.errors import PreflabError
+from app.models import Job, Project, Snapshot, TrainedModel
+from app.training.schemas import FORMAT_FOR, TrainingRequest
+from app.training.service import models_dir, start_training
+from app.web.api.v1.training import visible_models
+from app.web.pages.deps import FormDep
+from app.web.templating import render
+
+router = APIRouter()
+DEMO_MODEL = "demo-tiny-llama"
+
+
+def _form_page(
+    request: Request,
+    session: SessionDep,
+    *,
+    form: dict[str, Any],
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    snapshots = session.execute(
+        select(Snapshot, Project.name)
+        .join(Project, Project.id == Snapshot.project_id)
+        .where(Snapshot.status == "ready", Snapshot.format.in_(set(FORMAT_FOR.values())))
+        .order_by(Snapshot.id.desc())
+        .limit(200)
+    ).all()
+    demo = models_dir() / DEMO_MODEL
+    ctx = {
+        "snapshots": snapshots,
+        "methods": FORMAT_FOR,
+        "demo_model": str(demo.resolve()) if demo.is_dir() else "",
+        "form": form,
+        "error": error,
+    }
+    return render(request, "training/new.html", ctx, status_code=status_code)
+
+
+@router.get("/training/new")
+def new_run(
+    request: Request, admin: AdminUser, session: SessionDep, snapshot_id: int | None = None
+) -> Response:
+    return _form_page(request, session, form={"snapshot_id": str(snapshot_id or "")})
+
+
+def _optional(form: dict[str, str], *names: str) -> dict[str, str]:
+    return {n: form[n].strip() for n in names if form.get(n, "").strip()}
+
+
+@router.post("/training/new")
+def start_run(request: Request, admin: AdminUser, session: SessionDep, form: FormDep) -> Response:
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    lora = None
+    if values.get("lora") == "on":
+        lora = {"r": values.get("lora_r") or 16, "alpha": values.get("lora_alpha") or 32,
+                "target_modules": values.get("lora_target_modules") or "all-linear"}  # fmt: skip
+    try:
+        body = TrainingRequest.model_validate(
+            {
+                "snapshot_id": values.get("snapshot_id"),
+                "method": values.get("method"),
+                "base_model": values.get("base_model", "").strip(),
+                "base_model_on_worker": values.get("base_model_on_worker") == "on",
+                "lora": lora,
+                "distributed": values.get("distributed") or "auto",
+                "params": _optional(
+                    values,
+                    "learning_rate",
+                    "num_train_epochs",
+                    "max_steps",
+                    "per_device_train_batch_size",
+                    "gradient_accumulation_steps",
+                    "max_length",
+                    "beta",
+                    "warmup_ratio",
+                    "seed",
+                    "precision",
+                ),
+            }
+        )
+        job = start_training(session, request=body, user=admin)
+    except ValidationError as exc:
+        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _form_page(request, session, form=values, error=message, status_code=422)
+    except PreflabError as exc:
+        return _form_page(request, session, form=values, error=exc.message, status_code=422)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/models")
+def models_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    models = list(session.scalars(visible_models(user).order_by(TrainedModel.id.desc()).limit(500)))
+    return render(request, "training/models.html", {"models": models})
+
+
+@router.get("/models/{mid}")
+def model_page(request: Request, model: ModelDep, session: SessionDep) -> Response:
+    snapshot = session.get(Snapshot, model.snapshot_id) if model.snapshot_id else None
+    project = session.get(Project, snapshot.project_id) if snapshot else None
+    job = session.get(Job, model.job_id) if model.job_id else None
+    return render(
+        request, "training/model.html", {"model": model, "snapshot": snapshot, "project": project, "job": job}
+    )
