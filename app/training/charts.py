@@ -12,6 +12,7 @@ from app.models import JobMetric
 # The curves a training page shows first; any other logged metric follows.
 PREFERRED = ["loss", "eval_loss", "rewards/accuracies", "accuracy", "rewards/margins", "margin", "kl",
              "mean_token_accuracy", "learning_rate", "grad_norm"]  # fmt: skip
+HIDDEN = {"epoch", "num_tokens"}  # bookkeeping, not curves anyone reads
 WIDTH, HEIGHT, PAD = 320, 120, 4
 
 
@@ -34,7 +35,8 @@ def curves(session: Session, job_id: int, *, limit: int = 6) -> list[Curve]:
     ).all()
     series: dict[str, list[tuple[int, float]]] = {}
     for name, step, value in rows:
-        series.setdefault(name, []).append((step, value))
+        if name not in HIDDEN:
+            series.setdefault(name, []).append((step, value))
     names = sorted(series, key=lambda n: (PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
     return [_curve(name, series[name]) for name in names[:limit]]
 

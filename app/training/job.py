@@ -214,6 +214,7 @@ def _finish(
                 "train": result.get("train_metrics", {}),
                 "eval": result.get("eval_metrics", {}),
                 "global_step": result.get("global_step"),
+                "rows": result.get("rows", {}),
             },
             preflab_version=__version__,
         )
@@ -223,4 +224,11 @@ def _finish(
         job.result = {"model_id": model.id, "eval": result.get("eval_metrics", {})}
         finish_job(job, "succeeded")
         append_log(job, f"saved model {model.id} ({result['weights']}) to {result['output_dir']}")
+        for split, count in result.get("rows", {}).items():
+            if count["used"] < count["given"]:
+                append_log(
+                    job,
+                    f"{split}: {count['given'] - count['used']} of {count['given']} rows were longer than "
+                    f"max_length={config['max_length']} and left out",
+                )
     return "succeeded"

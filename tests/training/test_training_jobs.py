@@ -66,6 +66,8 @@ def test_each_method_trains_saves_and_reloads(
         assert model.weights == ("adapter" if lora else "full")
         assert model.params["max_steps"] == 3 and model.preflab_version
         assert model.metrics["global_step"] == 3 and model.metrics["eval"]  # evaluated on the test split
+        rows = model.metrics["rows"]
+        assert rows["train"]["given"] >= rows["train"]["used"] > 0 and rows["eval"]["used"] > 0
         path = Path(model.path)
     if method in ("reward", "dpo"):
         assert 0.0 <= model.metrics["eval"]["accuracy"] <= 1.0

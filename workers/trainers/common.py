@@ -40,6 +40,8 @@ class RunResult:
     eval_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     cancelled: bool = False
     global_step: int = 0
+    # rows given and rows TRL kept (it drops rows longer than max_length): {"train": {"given", "used"}, …}
+    rows: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -257,6 +259,7 @@ def train_and_save(
     tokenizer: PreTrainedTokenizerBase,
     *,
     evaluate: Callable[[Trainer], dict[str, float]] | None,
+    given: Mapping[str, Dataset | None] | None = None,
 ) -> RunResult:
     """Trains, saves what was trained (also after a cancel), then evaluates unless cancelled: a person who
     cancels wants the worker back, not an eval pass."""
@@ -283,7 +286,16 @@ def train_and_save(
     has_eval_rows = eval_data is not None and not (isinstance(eval_data, Dataset) and len(eval_data) == 0)
     if evaluate is not None and has_eval_rows and not cancelled:
         eval_metrics = evaluate(trainer)
+    rows = {
+        name: {"given": len(data), "used": len(kept) if isinstance(kept, Dataset) else len(data)}
+        for name, data, kept in (
+            ("train", (given or {}).get("train"), train_data),
+            ("eval", (given or {}).get("eval"), eval_data),
+        )
+        if data is not None
+    }
     return RunResult(
+        rows=rows,
         output_dir=str(out_dir),
         weights="adapter" if config.lora is not None else "full",
         train_metrics=numeric_metrics(output.metrics),

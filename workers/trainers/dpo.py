@@ -47,7 +47,9 @@ def run(
         peft_config=lora_config(config, "CAUSAL_LM"),  # with LoRA the reference is the base, adapter disabled
         callbacks=with_cancel_file(config, callbacks),
     )
-    return train_and_save(trainer, config, tokenizer, evaluate=_evaluate)
+    return train_and_save(
+        trainer, config, tokenizer, evaluate=_evaluate, given={"train": train, "eval": eval_}
+    )
 
 
 def _evaluate(trainer: Trainer) -> dict[str, float]:

@@ -45,4 +45,6 @@ def run(
         peft_config=lora_config(config, "CAUSAL_LM"),
         callbacks=with_cancel_file(config, callbacks),
     )
-    return train_and_save(trainer, config, tokenizer, evaluate=trainer_evaluate)
+    return train_and_save(
+        trainer, config, tokenizer, evaluate=trainer_evaluate, given={"train": train, "eval": eval_}
+    )

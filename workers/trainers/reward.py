@@ -51,7 +51,9 @@ def run(
         peft_config=lora_config(config, "SEQ_CLS"),
         callbacks=with_cancel_file(config, callbacks),
     )
-    return train_and_save(trainer, config, tokenizer, evaluate=evaluate_pairs)
+    return train_and_save(
+        trainer, config, tokenizer, evaluate=evaluate_pairs, given={"train": train, "eval": eval_}
+    )
 
 
 def _fill_margins(dataset: Dataset) -> Dataset:
