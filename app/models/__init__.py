@@ -3,6 +3,7 @@
 from app.models.annotation import Annotation, AnnotationRevision, Review
 from app.models.base import Base, utcnow
 from app.models.job import FINISHED, Job, JobMetric
+from app.models.llm import LlmCacheEntry, PromptTemplate
 from app.models.project import Member, Project, ProjectKind, Role
 from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
 from app.models.task import Assignment, Suggestion, Task, TaskFlag
@@ -18,10 +19,12 @@ __all__ = [
     "Base",
     "Job",
     "JobMetric",
+    "LlmCacheEntry",
     "LoginAttempt",
     "Member",
     "Project",
     "ProjectKind",
+    "PromptTemplate",
     "Review",
     "Role",
     "Snapshot",

@@ -51,6 +51,9 @@ class Member(CreatedMixin, Base):
         BigIntPK, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[str] = mapped_column(String(20))
+    # An annotator paused from the project (low gold accuracy): no new tasks until a lead resumes them.
+    paused_at: Mapped[datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
     @property
     def role_enum(self) -> Role:
