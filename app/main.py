@@ -16,12 +16,15 @@ from app.web import errors, health
 from app.web.api.v1 import auth as api_auth
 from app.web.api.v1 import jobs as api_jobs
 from app.web.api.v1 import labeling as api_labeling
+from app.web.api.v1 import prelabel as api_prelabel
 from app.web.api.v1 import projects as api_projects
+from app.web.api.v1 import quality as api_quality
 from app.web.api.v1 import snapshots as api_snapshots
 from app.web.api.v1 import tasks as api_tasks
 from app.web.api.v1 import training as api_training
-from app.web.pages import account, annotate, exports, jobs, projects, training
+from app.web.pages import account, annotate, exports, jobs, projects, quality, training
 from app.web.pages import auth as pages_auth
+from app.web.pages import prelabel as pages_prelabel
 from app.web.pages.deps import check_csrf
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -50,9 +53,19 @@ def create_app() -> FastAPI:
 
     # Routers are included one level deep: every extra level of nesting is walked on each request.
     # The annotation loop comes first, so its routes match first.
-    for module in (api_labeling, api_auth, api_projects, api_tasks, api_jobs, api_snapshots, api_training):
+    for module in (
+        api_labeling,
+        api_auth,
+        api_projects,
+        api_tasks,
+        api_jobs,
+        api_snapshots,
+        api_training,
+        api_quality,
+        api_prelabel,
+    ):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (pages_auth, projects, annotate, jobs, exports, training, account):
+    for module in (pages_auth, projects, annotate, jobs, exports, training, quality, pages_prelabel, account):
         app.include_router(module.router, dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.include_router(health.router)
     STATIC_DIR.mkdir(exist_ok=True)

@@ -67,6 +67,7 @@
     criterionIndex = -1; rankSelected = 0; rateIndex = 0;
     if (task) {
       bind(task);
+      if (window.htmx) window.htmx.process(task);  // loads the task's suggestion block
       startClock();
       task.focus({ preventScroll: true });
       window.scrollTo({ top: 0 });

@@ -228,3 +228,28 @@ def make_model(session: Session, snapshot: Any) -> Any:
     session.add(model)
     session.flush()
     return model
+
+
+def make_suggestion(
+    session: Session, task: Task, kind: str = "judge", result: dict[str, Any] | None = None, **extra: Any
+) -> Any:
+    """A pre-label suggestion for a task (judge by default: the first response is better)."""
+    from app.models import Suggestion
+
+    default = {
+        "choice": task.responses[0]["id"] if task.responses else "tie",
+        "rationale": "clearer",
+        "orders_agree": True,
+        "confidence": 0.9,
+    }
+    suggestion = Suggestion(
+        task_id=task.id,
+        kind=kind,
+        result=result if result is not None else default,
+        model="stub",
+        prompt_version=1,
+        **extra,
+    )
+    session.add(suggestion)
+    session.flush()
+    return suggestion

@@ -13,7 +13,13 @@ settings = get_settings()
 celery = Celery(
     "preflab",
     broker=settings.resolved_broker_url,
-    include=["workers.tasks.imports", "workers.tasks.exports", "workers.tasks.training"],
+    include=[
+        "workers.tasks.imports",
+        "workers.tasks.exports",
+        "workers.tasks.training",
+        "workers.tasks.prelabel",
+        "workers.tasks.quality",
+    ],
 )
 celery.conf.update(
     task_ignore_result=True,

@@ -38,7 +38,18 @@ class Settings(BaseSettings):
     llm_base_url: str = "https://api.openai.com/v1"
     llm_model: str = "gpt-4o-mini"
     llm_api_key_env: str = "OPENAI_API_KEY"
-    llm_allowed_hosts: str = "localhost,127.0.0.1,::1"
+    # Private projects may only send to these: host names, IPs, CIDR ranges, and the words "loopback"
+    # (127.0.0.0/8, ::1, localhost) and "private" (10/8, 172.16/12, 192.168/16, fc00::/7).
+    llm_allowed_hosts: str = "loopback,private"
+    # Names of the environment variables a project may take its API key from (fnmatch patterns), so a
+    # lead cannot send another secret of the worker (PREFLAB_SECRET_KEY…) to an endpoint of their choosing.
+    llm_api_key_envs: str = "*_API_KEY"
+    llm_concurrency: int = 8
+    llm_requests_per_minute: int = 0  # 0: no cap
+    llm_price_in_per_1k: float = 0.0
+    llm_price_out_per_1k: float = 0.0
+    llm_timeout_s: float = 120.0
+    llm_max_retries: int = 4
 
     @property
     def resolved_database_url(self) -> str:

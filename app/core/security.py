@@ -9,6 +9,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.core.config import get_settings
+
 _hasher = PasswordHasher()
 # Verifying against this keeps an unknown e-mail as slow as a wrong password (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash("preflab-dummy-password")
@@ -42,3 +44,12 @@ def new_csrf_token() -> str:
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+
+
+def pseudonym(project_id: int, user_id: int | None) -> str | None:
+    """A person's stable name within one project (exports, reviews, dashboards), not reversible without
+    the instance's secret: the same annotator reads the same everywhere in the project."""
+    if user_id is None:
+        return None
+    key = f"{get_settings().resolved_secret_key}:{project_id}".encode()
+    return f"annotator-{hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:10]}"

@@ -23,6 +23,7 @@ class Vote:
     user_id: int
     result: dict[str, Any]
     reviewed: bool
+    weight: float = 1.0  # the "quality" mode's trust in this annotator
 
 
 @dataclass(slots=True)
@@ -103,8 +104,23 @@ def _adjacent(kind: str, voters: Sequence[Vote], ids: Sequence[str], agg: Aggreg
     return {tuple(sorted((x, y), key=order.__getitem__)) for x, y in pairwise(ranked)}  # type: ignore[misc]
 
 
-def decide(keys: Sequence[Hashable], agg: Aggregation) -> tuple[Hashable, float] | str:
-    """The answer the voters settle on and the share behind it, or the reason there is none."""
+def decide(
+    keys: Sequence[Hashable], agg: Aggregation, weights: Sequence[float] | None = None
+) -> tuple[Hashable, float] | str:
+    """The answer the voters settle on and the share behind it, or the reason there is none. With weights
+    (the "quality" mode) the shares are of the total weight."""
+    if weights is not None:
+        totals: dict[Hashable, float] = {}
+        for key, w in zip(keys, weights, strict=True):
+            totals[key] = totals.get(key, 0.0) + w
+        ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+        whole = sum(totals.values())
+        if whole <= 0:
+            return "no trusted annotator"
+        if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
+            return "no majority"
+        share = ranked[0][1] / whole
+        return "below minimum agreement" if share < agg.min_agreement else (ranked[0][0], share)
     counts = Counter(keys).most_common()
     top, n_top = counts[0]
     if len(counts) > 1 and counts[1][1] == n_top:
@@ -176,7 +192,8 @@ def aggregate_pairs(
         keys = [k for k in per_vote[0] if keep is None or k in keep] if per_vote else []
         for key in keys:
             said = [found[key] for found in per_vote if key in found]
-            verdict = decide([o.sign for o in said], agg)
+            weights = [v.weight for v, found in zip(voters, per_vote, strict=True) if key in found]
+            verdict = decide([o.sign for o in said], agg, weights if agg.mode == "quality" else None)
             if isinstance(verdict, str):
                 dropped[verdict] += 1
                 continue
@@ -213,7 +230,11 @@ def aggregate_labels(agg: Aggregation, votes: Sequence[Vote], dropped: Counter[s
     if isinstance(voters, str):
         dropped[voters] += 1
         return []
-    verdict = decide([tuple(sorted(v.result["labels"])) for v in voters], agg)
+    verdict = decide(
+        [tuple(sorted(v.result["labels"])) for v in voters],
+        agg,
+        [v.weight for v in voters] if agg.mode == "quality" else None,
+    )
     if isinstance(verdict, str):
         dropped[verdict] += 1
         return []

@@ -7,8 +7,6 @@ project and the request, and every row of the snapshot has exactly those columns
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from app.core.security import pseudonym
 from app.exports import aggregate
 from app.exports.aggregate import Vote
 from app.exports.schemas import ExportRequest
@@ -62,7 +61,7 @@ class Shape:
     request: ExportRequest
     chat: bool
     multi_label: bool = False
-    pseudonym_key: bytes = b""
+    project_id: int = 0
 
     @property
     def agg(self) -> aggregate.Aggregation:
@@ -181,11 +180,7 @@ class Shape:
         return rows
 
     def pseudonym(self, user_id: int | None) -> str | None:
-        """Stable within a project, not reversible without the instance's secret."""
-        if user_id is None:
-            return None
-        digest = hmac.new(self.pseudonym_key, str(user_id).encode(), hashlib.sha256).hexdigest()
-        return f"annotator-{digest[:10]}"
+        return pseudonym(self.project_id, user_id)
 
     def _raw(self, task: TaskRecord) -> dict[str, Any]:
         def text(value: Any) -> str:

@@ -26,6 +26,8 @@ AGGREGATIONS = {
     "unanimous": "only answers every annotator of the task gave",
     "all": "every annotation as its own row",
     "reviewed": "a reviewer's accepted or corrected label wins; other tasks by majority",
+    "quality": "weighted majority: annotators weighted by estimated accuracy (gold, else agreement); "
+    "flagged ones (spammer-fast, position-biased, low gold accuracy) left out",
 }
 
 
@@ -49,7 +51,7 @@ class Filters(_Strict):
 
 
 class Aggregation(_Strict):
-    mode: Literal["majority", "unanimous", "all", "reviewed"] = "majority"
+    mode: Literal["majority", "unanimous", "all", "reviewed", "quality"] = "majority"
     min_annotations: int = Field(1, ge=1, le=100)
     min_agreement: float = Field(0.0, ge=0, le=1, description="share of annotators behind the answer")
     ties: Literal["drop", "keep"] = Field(
@@ -98,7 +100,7 @@ class ExportRequest(_Strict):
         if self.gzip and self.file_format != "jsonl":
             raise InvalidInput("gzip applies to jsonl files; parquet is compressed already", field="gzip")
         agg = self.aggregation
-        if kind is ProjectKind.sft and agg.mode in ("majority", "unanimous"):
+        if kind is ProjectKind.sft and agg.mode in ("majority", "unanimous", "quality"):
             raise InvalidInput(
                 "demonstrations are free text: aggregate an sft project with 'all' or 'reviewed'",
                 field="aggregation.mode",

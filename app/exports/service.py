@@ -234,7 +234,12 @@ RAW_ANNOTATION = (Annotation.uuid, Annotation.created_at, Annotation.lead_time_m
 
 
 def _attach_votes(
-    conn: Connection, tasks: list[TaskRecord], project_id: int, request: ExportRequest, seen: Counter[str]
+    conn: Connection,
+    tasks: list[TaskRecord],
+    project_id: int,
+    request: ExportRequest,
+    seen: Counter[str],
+    weights: dict[int, float] | None = None,
 ) -> None:
     by_id = {t.id: t for t in tasks}
     raw = request.format == "raw"
@@ -272,8 +277,15 @@ def _attach_votes(
             continue
         seen["used"] += 1
         corrected = row.status == "corrected" and row.corrected is not None
+        weight = weights.get(row.user_id, 0.0) if weights is not None else 1.0
         task.votes.append(
-            Vote(row.id, row.user_id, row.corrected if corrected else row.result, row.status in REVIEWED)
+            Vote(
+                row.id,
+                row.user_id,
+                row.corrected if corrected else row.result,
+                row.status in REVIEWED,
+                weight,
+            )
         )
     if raw:
         _attach_raw_extras(conn, by_id)
@@ -319,7 +331,11 @@ def _attach_raw_extras(conn: Connection, by_id: dict[int, TaskRecord]) -> None:
 
 
 def _prefetched(
-    conn: Connection, project_id: int, request: ExportRequest, seen: Counter[str]
+    conn: Connection,
+    project_id: int,
+    request: ExportRequest,
+    seen: Counter[str],
+    weights: dict[int, float] | None = None,
 ) -> Iterator[list[TaskRecord]]:
     """Batches read one ahead by a thread: the database works on the next batch while this one is written
     (the connection is used by that thread alone until it ends)."""
@@ -329,7 +345,7 @@ def _prefetched(
     def produce() -> None:
         try:
             for batch in _task_batches(conn, project_id, request):
-                _attach_votes(conn, batch, project_id, request, seen)
+                _attach_votes(conn, batch, project_id, request, seen, weights)
                 while not stop.is_set():
                     try:
                         ready.put(batch, timeout=0.1)
@@ -376,7 +392,7 @@ def write_snapshot(
         request=request,
         chat=_uses_chat(conn, project.id, request),
         multi_label=bool(project.settings.get("multi_label")),
-        pseudonym_key=f"{get_settings().resolved_secret_key}:{project.id}".encode(),
+        project_id=project.id,
     )
     names = request.split.names
     writer = SplitWriter(
@@ -394,11 +410,17 @@ def write_snapshot(
     max_annotation = conn.execute(
         select(func.max(Annotation.id)).where(Annotation.project_id == project.id)
     ).scalar_one()
+    weights: dict[int, float] | None = None
+    trust: dict[str, Any] = {}
+    if request.aggregation.mode == "quality":
+        from app.quality.weights import annotator_weights
+
+        weights, trust = annotator_weights(conn, project)
     dropped: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     done = exported_tasks = 0
     try:
-        for batch in _prefetched(conn, project.id, request, seen):
+        for batch in _prefetched(conn, project.id, request, seen, weights):
             for task in batch:
                 rows = shape.rows(task, dropped)
                 if rows:
@@ -432,6 +454,7 @@ def write_snapshot(
         "tasks": {"considered": total, "exported": exported_tasks, "gold_left_out": gold},
         "annotations": {"read": seen["read"], "used": seen["used"], "up_to_id": max_annotation},
         "dropped": dict(sorted(dropped.items())),
+        **({"annotator_weights": trust} if weights is not None else {}),
         "annotations_left_out": {k: v for k, v in sorted(seen.items()) if k not in ("read", "used")},
     }
 

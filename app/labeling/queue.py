@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, select, text, update
+from sqlalchemy import case, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
-from app.models import Annotation, Assignment, Project, Task, User, utcnow
+from app.models import Annotation, Assignment, Member, Project, Task, User, utcnow
 
 MAX_AHEAD = 1  # leases beyond the current one a user may hold: the page prefetches one task
 
@@ -83,8 +83,25 @@ _CANDIDATE = """
             SELECT 1 FROM assignments m
             WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
       AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.user_id = :uid AND n.task_id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM members p
+                      WHERE p.project_id = :pid AND p.user_id = :uid AND p.paused_at IS NOT NULL)
+      AND (NOT :gold_mixed OR t.gold IS NULL)
       {extra}
     ORDER BY t.priority DESC, t.id
+    LIMIT 1
+    FOR UPDATE OF t SKIP LOCKED
+"""
+# A gold task, whatever its status and overlap: every annotator meets some, unmarked, at the gold rate.
+_GOLD_CANDIDATE = """
+    SELECT t.id FROM tasks t
+    WHERE t.project_id = :pid AND t.gold IS NOT NULL AND t.status != 'closed'
+      AND NOT EXISTS (
+            SELECT 1 FROM assignments m
+            WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
+      AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.user_id = :uid AND n.task_id = t.id)
+      AND NOT EXISTS (SELECT 1 FROM members p
+                      WHERE p.project_id = :pid AND p.user_id = :uid AND p.paused_at IS NOT NULL)
+    ORDER BY md5(t.id::text || :seed_text)
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 """
@@ -104,6 +121,7 @@ reserve AS (
 _PG_CLAIM = text(
     f"WITH candidate AS ({_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
 )
+_PG_GOLD_CLAIM = text(f"WITH candidate AS ({_GOLD_CANDIDATE}), {_RESERVE_AND_LEASE} SELECT id FROM lease")
 
 # The API's hot path in one round trip: the held lease or a new claim, with its task, and whether
 # the project has expired leases to give back.
@@ -127,9 +145,16 @@ LEFT JOIN (chosen c JOIN tasks t ON t.id = c.task_id) ON true
 """)
 
 
+def _gold_turn(project: Project) -> bool:
+    """Whether this claim serves a gold task: with probability gold_rate."""
+    rate = float(project.settings.get("gold_rate", 0.0))
+    return rate > 0 and secrets.randbelow(1_000_000) < rate * 1_000_000
+
+
 def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, Any]:
     seed = secrets.randbelow(2**31)
     return {
+        "gold_mixed": float(project.settings.get("gold_rate", 0.0)) > 0,
         "pid": project.id,
         "uid": user_id,
         "now": now,
@@ -141,7 +166,19 @@ def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, An
 
 
 def _claim_postgresql(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
-    return session.execute(_PG_CLAIM, _claim_params(project, user_id, now)).scalar()
+    params = _claim_params(project, user_id, now)
+    if _gold_turn(project) and (gold := session.execute(_PG_GOLD_CLAIM, params).scalar()) is not None:
+        return int(gold)
+    return session.execute(_PG_CLAIM, params).scalar()
+
+
+def _is_paused(session: Session, project: Project, user_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Member.paused_at).where(Member.project_id == project.id, Member.user_id == user_id)
+        )
+        is not None
+    )
 
 
 def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
@@ -151,18 +188,33 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
         Assignment.status.in_(("active", "submitted", "skipped")),
     )
     answered = exists().where(Annotation.user_id == user_id, Annotation.task_id == Task.id)
-    row = session.execute(
-        select(Task.id, Task.responses)
-        .where(
+    if _is_paused(session, project, user_id):
+        return None
+    row = None
+    if _gold_turn(project):
+        row = session.execute(
+            select(Task.id, Task.responses)
+            .where(
+                Task.project_id == project.id,
+                Task.gold.is_not(None),
+                Task.status != "closed",
+                ~mine,
+                ~answered,
+            )
+            .order_by(func.random())
+            .limit(1)
+        ).first()
+    if row is None:
+        pool = select(Task.id, Task.responses).where(
             Task.project_id == project.id,
             Task.status == "open",
             Task.annotation_count + Task.reserved < int(project.settings.get("overlap", 1)),
             ~mine,
             ~answered,
         )
-        .order_by(Task.priority.desc(), Task.id)
-        .limit(1)
-    ).first()
+        if float(project.settings.get("gold_rate", 0.0)) > 0:
+            pool = pool.where(Task.gold.is_(None))
+        row = session.execute(pool.order_by(Task.priority.desc(), Task.id).limit(1)).first()
     if row is None:
         return None
     session.execute(update(Task).where(Task.id == row.id).values(reserved=Task.reserved + 1))
@@ -182,13 +234,9 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
     return lease.id
 
 
-def claim_lease(session: Session, *, project: Project, user_id: int, ahead: int = 0) -> int | None:
-    """The id of the user's `ahead`-th live lease in this project (0: the current task, 1: the
-    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them."""
-    if not 0 <= ahead <= MAX_AHEAD:
-        raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
-    now = utcnow()
-    held = session.scalars(
+def _held(project: Project, user_id: int, now: datetime) -> Any:
+    """The user's live leases in the project, oldest first."""
+    return (
         select(Assignment.id)
         .where(
             Assignment.user_id == user_id,
@@ -197,8 +245,16 @@ def claim_lease(session: Session, *, project: Project, user_id: int, ahead: int 
             Assignment.expires_at > now,
         )
         .order_by(Assignment.id)
-        .limit(ahead + 1)
-    ).all()
+    )
+
+
+def claim_lease(session: Session, *, project: Project, user_id: int, ahead: int = 0) -> int | None:
+    """The id of the user's `ahead`-th live lease in this project (0: the current task, 1: the
+    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them."""
+    if not 0 <= ahead <= MAX_AHEAD:
+        raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
+    now = utcnow()
+    held = session.scalars(_held(project, user_id, now).limit(ahead + 1)).all()
     if len(held) > ahead:
         return held[ahead]
     reap_expired(session, project=project, now=now)
@@ -217,6 +273,15 @@ def next_for_api(
     if not 0 <= ahead <= MAX_AHEAD:
         raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
     now = utcnow()
+    if _gold_turn(project):  # a gold task, unless the user still holds the lease asked for
+        held = session.scalars(_held(project, user_id, now).offset(ahead).limit(1)).first()
+        gold = (
+            None
+            if held is not None
+            else session.execute(_PG_GOLD_CLAIM, _claim_params(project, user_id, now)).scalar()
+        )
+        if gold is not None:
+            return lease_and_task(session, int(gold))
     row = session.execute(_PG_NEXT, {**_claim_params(project, user_id, now), "ahead": ahead}).one()
     if row.has_expired:  # give the places of expired leases back, then try again if nothing was free
         reap_expired(session, project=project, now=now)

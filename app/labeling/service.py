@@ -7,6 +7,7 @@ import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import case, func, literal, or_, select, text, update
@@ -113,6 +114,7 @@ def submit_annotation(
         select(
             Task.project_id,
             Task.responses,
+            Task.gold,
             Project.kind,
             Project.settings,
             Member.role,
@@ -173,7 +175,7 @@ def submit_annotation(
                 lease := session.identity_map.get((Assignment, (ctx.lease_id,), None))
             ):
                 session.expire(lease)  # written behind the ORM's back
-            return Submitted(annotation, created=True)
+            return _stored(session, annotation, ctx)
         if not row.fresh:  # a retry, or a second answer: nothing was written
             return _repeat(session, annotation_uuid=annotation_uuid, user=user, body=body, result=result)
         if not row.counted:
@@ -219,6 +221,15 @@ def submit_annotation(
     annotation.assignment_id = lease.id
     session.add(annotation)
     session.flush()
+    return _stored(session, annotation, ctx)
+
+
+def _stored(session: Session, annotation: Annotation, ctx: Any) -> Submitted:
+    """A new answer is in; an answer to a gold task may pause its annotator (project setting)."""
+    if ctx.gold is not None:
+        from app.quality.reviews import check_annotator
+
+        check_annotator(session, project_id=ctx.project_id, settings=ctx.settings, user_id=annotation.user_id)
     return Submitted(annotation, created=True)
 
 

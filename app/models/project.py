@@ -58,3 +58,18 @@ class Member(CreatedMixin, Base):
     @property
     def role_enum(self) -> Role:
         return Role[self.role]
+
+
+class ProjectStats(Base):
+    """The dashboard's figures for a project, computed by app/quality/stats.py and kept here so the page
+    answers at once on a large project; recomputed when annotations changed and the figures are stale."""
+
+    __tablename__ = "project_stats"
+
+    project_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime]
+    annotation_count: Mapped[int] = mapped_column(default=0)
+    compute_ms: Mapped[int] = mapped_column(default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)

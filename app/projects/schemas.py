@@ -18,7 +18,13 @@ class _Common(BaseModel):
     overlap: int = Field(1, ge=1, le=50, description="annotations wanted per task")
     lease_minutes: int = Field(10, ge=1, le=24 * 60)
     show_suggestions: bool = True
-    gold_rate: float = Field(0.0, ge=0, le=1)
+    gold_rate: float = Field(0.0, ge=0, le=1, description="share of claims that serve a gold task")
+    # quality
+    reveal_annotators: bool = Field(False, description="reviewers see annotators' names, not pseudonyms")
+    min_seconds_per_task: float = Field(2.0, ge=0, le=3600, description="faster answers are flagged")
+    auto_pause: bool = Field(False, description="pause annotators whose gold accuracy falls too low")
+    gold_min_accuracy: float = Field(0.6, ge=0, le=1)
+    gold_min_answers: int = Field(5, ge=1, le=1000, description="gold answers before accuracy counts")
 
 
 def _distinct(values: list[str], what: str) -> list[str]:

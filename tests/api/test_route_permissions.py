@@ -141,6 +141,50 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/models"): Rule(AUTH),
     ("GET", "/models/{mid}"): Rule(LEAD),
+    # pre-labeling: leads configure and run it, reviewers work through the pre-labels
+    ("POST", "/api/v1/projects/{pid}/prelabel"): Rule(LEAD, {"mode": "judge"}),
+    ("GET", "/api/v1/projects/{pid}/prelabel/settings"): Rule(LEAD),
+    ("PUT", "/api/v1/projects/{pid}/prelabel/settings"): Rule(
+        LEAD, {"base_url": "http://127.0.0.1:8001/v1", "model": "stub", "api_key_env": ""}
+    ),
+    ("GET", "/api/v1/projects/{pid}/prompt-templates"): Rule(LEAD),
+    ("GET", "/api/v1/projects/{pid}/prompt-templates/{mode}"): Rule(LEAD),
+    ("POST", "/api/v1/projects/{pid}/prompt-templates/{mode}"): Rule(LEAD, {"body": "{{ prompt_text }}"}),
+    ("GET", "/api/v1/projects/{pid}/suggestions"): Rule(REVIEWER),
+    ("GET", "/api/v1/projects/{pid}/prelabel/metrics"): Rule(REVIEWER),
+    ("POST", "/api/v1/projects/{pid}/prelabel/review/next"): Rule(REVIEWER),
+    ("POST", "/api/v1/suggestions/{suggestion_id}/review"): Rule(
+        REVIEWER, {"uuid": "{new_uuid}", "action": "accept"}
+    ),
+    ("GET", "/projects/{pid}/prelabel"): Rule(LEAD),
+    ("POST", "/projects/{pid}/prelabel"): Rule(LEAD, {"mode": "judge", "status": "open"}),
+    ("POST", "/projects/{pid}/prelabel/settings"): Rule(
+        LEAD, {"base_url": "http://127.0.0.1:8001/v1", "model": "m"}
+    ),
+    ("POST", "/projects/{pid}/prelabel/templates/{mode}"): Rule(LEAD, {"body": "{{ prompt_text }}"}),
+    ("GET", "/projects/{pid}/prelabel/jobs/{jid}"): Rule(LEAD),
+    ("POST", "/projects/{pid}/prelabel/jobs/{jid}/cancel"): Rule(LEAD, {}),
+    ("GET", "/projects/{pid}/prelabel/metrics"): Rule(REVIEWER),
+    ("GET", "/projects/{pid}/prelabel/review"): Rule(REVIEWER),
+    ("POST", "/projects/{pid}/prelabel/review"): Rule(REVIEWER, {"action": "skip", "assignment_id": "{aid}"}),
+    ("GET", "/projects/{pid}/annotate/suggestion/{tid}"): Rule(ANNOTATOR),
+    # review and quality
+    ("POST", "/api/v1/annotations/{uuid}/reviews"): Rule(REVIEWER, {"verdict": "accept"}, uuid="other"),
+    ("GET", "/api/v1/annotations/{uuid}/reviews"): Rule(REVIEWER, uuid="other"),
+    ("GET", "/api/v1/projects/{pid}/review-queue"): Rule(REVIEWER),
+    ("PUT", "/api/v1/tasks/{tid}/gold"): Rule(LEAD, {"gold": {"choice": "a"}}),
+    ("POST", "/api/v1/projects/{pid}/members/{user_id}/resume"): Rule(LEAD),
+    ("GET", "/api/v1/projects/{pid}/stats"): Rule(REVIEWER),
+    ("GET", "/api/v1/projects/{pid}/my-stats"): Rule(ANNOTATOR),
+    ("GET", "/projects/{pid}/review"): Rule(REVIEWER),
+    ("POST", "/projects/{pid}/review"): Rule(REVIEWER, {"uuid": "{other_uuid}", "verdict": "accept"}),
+    ("GET", "/projects/{pid}/review/{tid}"): Rule(REVIEWER),
+    ("POST", "/projects/{pid}/tasks/{tid}/gold"): Rule(LEAD, {}),
+    ("POST", "/projects/{pid}/members/{user_id}/resume"): Rule(LEAD, {}),
+    ("GET", "/projects/{pid}/dashboard"): Rule(REVIEWER),
+    ("GET", "/projects/{pid}/me"): Rule(ANNOTATOR),
+    ("GET", "/api/v1/projects/{pid}/leaderboard"): Rule(REVIEWER),
+    ("GET", "/projects/{pid}/leaderboard"): Rule(REVIEWER),
 }
 
 CALLERS = ["anonymous", "nonmember", "annotator", "reviewer", "lead", "admin"]
@@ -198,6 +242,7 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     own = factories.make_annotation(db, annotated, owner)
     theirs = factories.make_annotation(db, others, other)
     flag = factories.make_flag(db, task, other)
+    suggestion = factories.make_suggestion(db, task)  # a judge's pre-label, for the review routes
     snapshot = factories.make_snapshot(db, project, users["lead"])
     model = factories.make_model(db, snapshot)
     values = {
@@ -212,7 +257,10 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
         "other_id": outsider.id,
         "aid": lease.id,
         "fid": flag.id,
+        "suggestion_id": suggestion.id,
+        "mode": "judge",
         "own_uuid": own.uuid,
+        "other_uuid": theirs.uuid,
         "new_uuid": str(uuid.uuid4()),
     }
     values["uuid"] = {"new": values["new_uuid"], "own": own.uuid, "other": theirs.uuid}[rule.uuid]

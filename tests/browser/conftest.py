@@ -84,3 +84,17 @@ def page(browser, committed):  # type: ignore[no-untyped-def]
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def login_with_keyboard(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in with the keyboard only, once the e-mail field has the focus it asks for."""
+    from tests import factories
+
+    page.goto(f"{base}/login")
+    # typing before the browser has applied autofocus would lose keys
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'email'")
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(factories.PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")

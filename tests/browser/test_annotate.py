@@ -9,6 +9,7 @@ from app.core.db import session_scope
 from app.imports.service import import_rows
 from app.models import Annotation, Assignment, Role
 from tests import factories
+from tests.browser.conftest import login_with_keyboard
 
 
 def _project(kind: str, rows: list[dict], **settings: object) -> tuple[int, str]:  # type: ignore[type-arg]
@@ -19,17 +20,6 @@ def _project(kind: str, rows: list[dict], **settings: object) -> tuple[int, str]
         factories.add_member(session, project, annotator, Role.annotator)
         import_rows(session, project_id=project.id, raw_rows=enumerate(rows, 1))
         return project.id, annotator.email
-
-
-def _login_with_keyboard(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    # the e-mail field has autofocus; typing before the browser has applied it would lose keys
-    page.wait_for_function("document.activeElement && document.activeElement.name === 'email'")
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(factories.PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/")
 
 
 def _stored(project_id: int) -> list[tuple[Annotation, Assignment]]:
@@ -55,7 +45,7 @@ def test_pairwise_tasks_with_the_keyboard_only(page: Page, live_server: str) -> 
         for i in range(4)
     ]
     project_id, email = _project("pairwise", rows)
-    _login_with_keyboard(page, live_server, email)
+    login_with_keyboard(page, live_server, email)
     page.goto(f"{live_server}/projects/{project_id}/annotate")
     pressed = ["1", "2", "1", "2"]
     for i, key in enumerate(pressed):
@@ -81,7 +71,7 @@ def test_pairwise_tasks_with_the_keyboard_only(page: Page, live_server: str) -> 
 def test_ranking_with_the_keyboard_only(page: Page, live_server: str) -> None:
     rows = [{"prompt": "Rank these haikus", "responses": ["one", "two", "three", "four"]}]
     project_id, email = _project("ranking", rows)
-    _login_with_keyboard(page, live_server, email)
+    login_with_keyboard(page, live_server, email)
     page.goto(f"{live_server}/projects/{project_id}/annotate")
     items = page.locator(".ranking > li")
     expect(items).to_have_count(4)
@@ -103,7 +93,7 @@ def test_script_and_img_payloads_are_shown_as_text_and_never_run(page: Page, liv
     payload = '<script>window.__xss = 1</script> and <img src=x onerror="window.__xss = 2">'
     rows = [{"prompt": f"Explain {payload}", "responses": [payload, f"`{payload}`"]}]
     project_id, email = _project("pairwise", rows)
-    _login_with_keyboard(page, live_server, email)
+    login_with_keyboard(page, live_server, email)
     page.goto(f"{live_server}/projects/{project_id}/annotate")
     expect(page.locator(".response").first).to_contain_text("<script>window.__xss = 1</script>")
     expect(page.locator(".response").first).to_contain_text('<img src=x onerror="window.__xss = 2">')
@@ -117,7 +107,7 @@ def test_key_map_opens_with_question_mark_and_undo_changes_the_last_answer(
 ) -> None:
     rows = [{"prompt": f"Pick the label for ticket {i}"} for i in range(2)]
     project_id, email = _project("classification", rows, labels=["billing", "bug", "other"])
-    _login_with_keyboard(page, live_server, email)
+    login_with_keyboard(page, live_server, email)
     page.goto(f"{live_server}/projects/{project_id}/annotate")
     page.keyboard.press("?")
     expect(page.locator("#keymap")).to_be_visible()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from app.exports.aggregate import Vote, aggregate_labels, aggregate_pairs, demonstrations, kto_labels
 from app.exports.schemas import Aggregation
 
@@ -139,3 +141,23 @@ def test_sft_demonstrations() -> None:
     assert demonstrations(Aggregation(mode="all"), vs, Counter()) == ["first", "second", "fixed"]
     assert demonstrations(Aggregation(mode="reviewed"), vs, Counter()) == ["first"]
     assert demonstrations(Aggregation(mode="reviewed"), vs[1:], Counter()) == ["fixed"]  # else the latest
+
+
+def test_quality_mode_weights_votes() -> None:
+    heavy, light1, light2 = (Vote(1, 1, {"choice": "b"}, False, 2.2), Vote(2, 2, {"choice": "a"}, False, 0.4),
+                             Vote(3, 3, {"choice": "a"}, False, 0.4))  # fmt: skip
+    dropped: Counter[str] = Counter()
+    (pair,) = aggregate_pairs(
+        "pairwise", Aggregation(mode="quality"), ["a", "b"], [heavy, light1, light2], dropped
+    )
+    assert (pair.chosen, pair.rejected) == ("b", "a") and pair.agreement == pytest.approx(2.2 / 3.0)
+    assert pairs_of("pairwise", ["a", "b"], [heavy, light1, light2])[0] == [
+        ("a", "b", False)
+    ]  # plain majority
+    untrusted = [Vote(1, 1, {"choice": "a"}, False, 0.0)]
+    assert pairs_of("pairwise", ["a", "b"], untrusted, mode="quality") == (
+        [],
+        Counter({"no trusted annotator": 1}),
+    )
+    labels = [Vote(1, 1, {"labels": ["x"]}, False, 0.1), Vote(2, 2, {"labels": ["y"]}, False, 1.0)]
+    assert aggregate_labels(Aggregation(mode="quality"), labels, Counter()) == [("y",)]

@@ -9,9 +9,16 @@ from starlette.datastructures import FormData
 from app.models import ProjectKind
 
 LIST_FIELDS = {"strength_scale", "criteria", "labels"}
-BOOL_FIELDS = {"allow_ties", "multi_label", "show_suggestions", "show_draft_diff"}
-INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max"}
-FLOAT_FIELDS = {"gold_rate"}
+BOOL_FIELDS = {
+    "allow_ties",
+    "multi_label",
+    "show_suggestions",
+    "show_draft_diff",
+    "reveal_annotators",
+    "auto_pause",
+}
+INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max", "gold_min_answers"}
+FLOAT_FIELDS = {"gold_rate", "min_seconds_per_task", "gold_min_accuracy"}
 CHOICE_FIELDS = {"rationale"}
 
 FIELDS_BY_KIND: dict[str, list[str]] = {
@@ -22,11 +29,13 @@ FIELDS_BY_KIND: dict[str, list[str]] = {
     "classification": ["labels", "multi_label"],
 }
 COMMON_FIELDS = ["overlap", "lease_minutes", "show_suggestions"]
+QUALITY_FIELDS = ["gold_rate", "gold_min_accuracy", "gold_min_answers", "auto_pause", "min_seconds_per_task",
+                  "reveal_annotators"]  # fmt: skip
 
 
 def settings_from_form(kind: ProjectKind | str, form: FormData) -> dict[str, Any]:
     settings: dict[str, Any] = {}
-    for name in COMMON_FIELDS + FIELDS_BY_KIND[str(kind)]:
+    for name in COMMON_FIELDS + QUALITY_FIELDS + FIELDS_BY_KIND[str(kind)]:
         if name in BOOL_FIELDS:
             settings[name] = form.get(name) in ("on", "true", "1")
             continue

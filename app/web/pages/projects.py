@@ -26,7 +26,7 @@ from app.models import Job, Project, ProjectKind, Role, Task, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.pages.deps import FormDep
-from app.web.pages.forms import COMMON_FIELDS, FIELDS_BY_KIND, settings_from_form
+from app.web.pages.forms import COMMON_FIELDS, FIELDS_BY_KIND, QUALITY_FIELDS, settings_from_form
 from app.web.templating import render
 
 router = APIRouter()
@@ -114,6 +114,7 @@ def _settings_form(
             error=error,
             created=created,
             common_fields=COMMON_FIELDS,
+            quality_fields=QUALITY_FIELDS,
             kind_fields=FIELDS_BY_KIND[str(project.kind)],
         ),
         status_code=status_code,

@@ -1,0 +1,222 @@
+"""What pre-labeling asks for (DESIGN §4.2, §10 `/prelabel`): a project's endpoint settings, a job request,
+prompt templates, and what the API answers. Every field has a default, so `{mode}` alone is a request."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.models import ProjectKind
+
+Mode = Literal["generate", "label", "judge", "draft"]
+MODES: tuple[str, ...] = ("generate", "label", "judge", "draft")
+
+MODES_BY_KIND: dict[ProjectKind, tuple[str, ...]] = {
+    ProjectKind.pairwise: ("judge", "generate"),
+    ProjectKind.ranking: ("judge", "generate"),
+    ProjectKind.rating: ("generate",),
+    ProjectKind.sft: ("draft",),
+    ProjectKind.classification: ("label",),
+}
+# The suggestion a reviewer works from, per kind (rating has none: its pre-labels are generated responses).
+REVIEW_MODE: dict[ProjectKind, str] = {
+    ProjectKind.pairwise: "judge",
+    ProjectKind.ranking: "judge",
+    ProjectKind.sft: "draft",
+    ProjectKind.classification: "label",
+}
+MODE_HELP = {
+    "generate": "write candidate responses, so a prompts-only task becomes a pairwise or ranking task",
+    "label": "predict the project's label with a JSON-schema answer and a confidence",
+    "judge": "LLM-as-judge: a preference with a rationale, asked in both orders to cancel position bias",
+    "draft": "a draft answer for a person to correct",
+}
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LlmSettings(_Strict):
+    """One project's endpoint. The API key is never stored: only the name of the variable holding it."""
+
+    base_url: str = Field(min_length=1, max_length=500, description="OpenAI-compatible base URL (…/v1)")
+    model: str = Field(min_length=1, max_length=200)
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", max_length=100, description="variable holding the key; empty: the server needs none"
+    )
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(1024, ge=1, le=200_000)
+    concurrency: int = Field(8, ge=1, le=256, description="requests in flight at once")
+    requests_per_minute: int = Field(0, ge=0, le=1_000_000, description="0: no cap")
+    price_in_per_1k: float = Field(0.0, ge=0, description="price of 1,000 input tokens")
+    price_out_per_1k: float = Field(0.0, ge=0, description="price of 1,000 output tokens")
+    timeout_s: float = Field(120.0, gt=0, le=3600)
+    max_retries: int = Field(4, ge=0, le=20, description="the client retries 429 and 5xx with backoff")
+    redact_emails: bool = False
+    redact_phones: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, such as http://127.0.0.1:8001/v1")
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env(cls, value: str) -> str:
+        value = value.strip()
+        if value and not ENV_NAME.match(value):
+            raise ValueError("must be the name of an environment variable, such as OPENAI_API_KEY")
+        return value
+
+
+class Budget(_Strict):
+    max_cost: float | None = Field(None, gt=0, description="stop starting requests before this is spent")
+    max_tokens: int | None = Field(None, gt=0, description="input + output tokens")
+
+
+class TaskFilter(_Strict):
+    status: Literal["open", "all"] = Field("open", description="open: tasks that still want annotations")
+    only_missing: bool = Field(
+        True,
+        description="skip tasks that already have a suggestion of this mode (generate: enough responses)",
+    )
+    limit: int | None = Field(None, ge=1, le=10_000_000)
+
+
+class PrelabelRequest(_Strict):
+    mode: Mode
+    task_ids: list[int] | None = Field(None, max_length=100_000, description="these tasks (default: filter)")
+    filter: TaskFilter = Field(default_factory=TaskFilter)
+    budget: Budget = Field(default_factory=Budget)
+    use_cache: bool = Field(True, description="answer repeated requests from the cache, at no cost")
+    models: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="generate: models to draw from (default: the project's)",
+    )
+    k: int | None = Field(
+        None, ge=1, le=20, description="generate: responses per task (default: what the project's kind needs)"
+    )
+    temperature: float | None = Field(None, ge=0, le=2, description="default: the endpoint's")
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str]) -> list[str]:
+        cleaned = [m.strip() for m in value if m.strip()]
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("models must be distinct")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _generate_only(self) -> PrelabelRequest:
+        if self.mode != "generate" and (self.models or self.k is not None):
+            raise ValueError("models and k apply to generate only")
+        return self
+
+
+class PrelabelAccepted(BaseModel):
+    job_id: int
+    tasks: int = Field(description="tasks the job will consider (before the budget)")
+    sent_to: str
+
+
+class TemplateIn(_Strict):
+    system: str = Field("", max_length=20_000)
+    body: str = Field(min_length=1, max_length=50_000)
+
+
+class TemplateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int | None
+    mode: str
+    version: int
+    system: str
+    body: str
+    created_at: datetime | None
+    created_by_id: int | None = None
+
+
+class SuggestionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    task_id: int
+    job_id: int | None
+    kind: str
+    result: dict[str, Any]
+    model: str
+    prompt_version: int | None
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    latency_ms: int | None
+    error: str | None
+    created_at: datetime
+
+
+class ReviewBody(_Strict):
+    """A reviewer's answer to a suggestion: accept it as is, or give the result after editing or
+    rejecting it. Stored as an annotation through the annotation service (idempotent by `uuid`)."""
+
+    uuid: str
+    action: Literal["accept", "edit", "reject"]
+    result: dict[str, Any] | None = Field(None, description="edit and reject: the reviewer's result")
+    assignment_id: int | None = None
+    lead_time_ms: int | None = Field(None, ge=0, le=7 * 24 * 3600 * 1000)
+
+    @model_validator(mode="after")
+    def _result(self) -> ReviewBody:
+        if self.action != "accept" and self.result is None:
+            raise ValueError(f"{self.action} needs the reviewer's result")
+        return self
+
+
+class ReviewRead(BaseModel):
+    uuid: str
+    task_id: int
+    suggestion_id: int
+    origin: str
+    edit_distance: int | None
+    result: dict[str, Any]
+    created: bool
+
+
+class ReviewNext(BaseModel):
+    assignment_id: int
+    expires_at: datetime
+    task: dict[str, Any]
+    suggestion: SuggestionRead
+
+
+class Metrics(BaseModel):
+    suggestions: int
+    errors: int
+    by_mode: dict[str, int]
+    reviewed: int = Field(description="annotations made from a suggestion")
+    accepted: int
+    edited: int
+    replaced: int
+    acceptance_rate: float | None
+    mean_edit_distance: float | None
+    judge_human_pairs: int
+    judge_human_agreement: float | None
+    label_human_pairs: int
+    label_human_agreement: float | None
+    judge_orders_disagree: int
+    cost: float
+    tokens_in: int
+    tokens_out: int

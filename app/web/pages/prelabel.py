@@ -1,0 +1,387 @@
+"""Pre-label pages. Leads: the endpoint, the prompt templates, starting a job and watching it (progress,
+cost, what was sent where). Reviewers: the review queue, driven by the keyboard (static/prelabel.js),
+and the pre-label figures on the project page. Annotators: the suggestion block of the annotate page."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse, Response
+
+from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.auth.policies import can_cancel, role_in
+from app.core.config import get_settings
+from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
+from app.core.jobs import request_cancel
+from app.labeling import service as labeling
+from app.models import Annotation, Assignment, Job, Project, ProjectKind, Role, Suggestion, Task, User
+from app.prelabel import prompts, review, service
+from app.prelabel.endpoint import describe, effective_settings, host_allowed, host_of
+from app.prelabel.metrics import prelabel_metrics
+from app.prelabel.modes import LETTERS
+from app.prelabel.schemas import MODE_HELP, MODES_BY_KIND, REVIEW_MODE, PrelabelRequest, ReviewBody
+from app.web.pages.deps import FormDep
+from app.web.templating import is_htmx, render
+
+router = APIRouter()
+
+SETTING_FIELDS = (
+    "base_url",
+    "model",
+    "temperature",
+    "max_tokens",
+    "concurrency",
+    "requests_per_minute",
+    "price_in_per_1k",
+    "price_out_per_1k",
+    "timeout_s",
+    "max_retries",
+)
+NOTICES = {
+    "suggestion_accepted": "Accepted.",
+    "suggestion_edited": "Saved your edit.",
+    "suggestion_replaced": "Saved your answer.",
+}
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _int(form: FormData, name: str) -> int | None:
+    value = _text(form, name)
+    return int(value) if value and value.isdigit() else None
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    project: Project,
+    user: User,
+    *,
+    error: str | None = None,
+    form: dict[str, Any] | None = None,
+    preview: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    modes = MODES_BY_KIND[ProjectKind(project.kind)]
+    templates = {}
+    for mode in modes:
+        row = prompts.latest(session, project, mode)
+        system, body = (row.system, row.body) if row else prompts.DEFAULTS[mode]
+        templates[mode] = {
+            "version": row.version if row else 0,
+            "system": system,
+            "body": body,
+            "versions": prompts.versions(session, project, mode),
+        }
+    try:
+        settings: Any = effective_settings(project)
+        host = host_of(settings.base_url)
+    except PreflabError as exc:
+        settings, host, error = None, "", error or exc.message
+    ctx = {
+        "project": project,
+        "role": role_in(session, project_id=project.id, user=user),
+        "Role": Role,
+        "settings": settings,
+        "stored": project.llm or {},
+        "host": host,
+        "allowed_hosts": get_settings().llm_allowed_hosts,
+        "host_ok": bool(host) and host_allowed(host, get_settings().llm_allowed_hosts),
+        "modes": modes,
+        "mode_help": MODE_HELP,
+        "templates": templates,
+        "jobs": service.prelabel_jobs(session, project),
+        "error": error,
+        "form": form or {},
+        "preview": preview,
+        "metrics": prelabel_metrics(session, project),
+    }
+    return render(request, "prelabel/page.html", ctx, block="jobs", status_code=status_code)
+
+
+@router.get("/projects/{pid}/prelabel")
+def prelabel_page(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
+    return _page(request, session, project, user)
+
+
+@router.post("/projects/{pid}/prelabel/settings")
+def save_settings(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    values: dict[str, Any] = {k: v for k in SETTING_FIELDS if (v := _text(form, k)) is not None}
+    values["api_key_env"] = _text(form, "api_key_env") or ""
+    values["redact_emails"] = form.get("redact_emails") == "on"
+    values["redact_phones"] = form.get("redact_phones") == "on"
+    try:
+        service.save_settings(session, project=project, values=values, user=user)
+    except PreflabError as exc:
+        shown = {k: v for k, v in form.items() if isinstance(v, str)}
+        return _page(request, session, project, user, error=exc.message, form=shown, status_code=422)
+    return RedirectResponse(f"/projects/{project.id}/prelabel?saved=settings", status_code=303)
+
+
+@router.post("/projects/{pid}/prelabel/templates/{mode}")
+def save_template(
+    request: Request, mode: str, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    if mode not in MODES_BY_KIND[ProjectKind(project.kind)]:
+        raise NotFound(f"a {project.kind} project has no {mode} template")
+    system, body = _text(form, "system") or "", _text(form, "body") or ""
+    shown = {"mode": mode, "system": system, "body": body}
+    try:
+        if form.get("preview"):
+            rendered = prompts.check(system, body, project)
+            return _page(
+                request,
+                session,
+                project,
+                user,
+                form=shown,
+                preview={"mode": mode, "system": rendered[0], "user": rendered[1]},
+            )
+        if not body:
+            raise InvalidInput("the template body is empty")
+        prompts.save(session, project=project, mode=mode, system=system, body=body, user=user)
+    except PreflabError as exc:
+        return _page(request, session, project, user, error=exc.message, form=shown, status_code=422)
+    return RedirectResponse(f"/projects/{project.id}/prelabel?saved={mode}#template-{mode}", status_code=303)
+
+
+def request_from_form(form: FormData) -> PrelabelRequest:
+    ids = [int(x) for x in (_text(form, "task_ids") or "").replace(",", " ").split() if x.isdigit()]
+    models = [m for m in (_text(form, "models") or "").replace(",", "\n").splitlines() if m.strip()]
+    return PrelabelRequest.model_validate(
+        {
+            "mode": _text(form, "mode"),
+            "task_ids": ids or None,
+            "filter": {
+                "status": _text(form, "status") or "open",
+                "only_missing": form.get("only_missing") == "on",
+                "limit": _text(form, "limit"),
+            },
+            "budget": {"max_cost": _text(form, "max_cost"), "max_tokens": _text(form, "max_tokens")},
+            "use_cache": form.get("use_cache") == "on",
+            **({"models": models} if models else {}),
+            **({"k": _text(form, "k")} if _text(form, "k") else {}),
+        }
+    )
+
+
+@router.post("/projects/{pid}/prelabel")
+def start_job(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    shown = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        body = request_from_form(form)
+        job, _, _ = service.start_prelabel_job(session, project=project, user=user, request=body)
+    except ValidationError as exc:
+        return _page(request, session, project, user, error=describe(exc), form=shown, status_code=422)
+    except PreflabError as exc:
+        return _page(request, session, project, user, error=exc.message, form=shown, status_code=422)
+    return RedirectResponse(f"/projects/{project.id}/prelabel/jobs/{job.id}", status_code=303)
+
+
+def _job_of(session: SessionDep, project: Project, jid: int) -> Job:
+    job = session.get(Job, jid)
+    if job is None or job.project_id != project.id:
+        raise NotFound(f"job {jid} not found")
+    return job
+
+
+def _job_page(request: Request, session: SessionDep, project: Project, job: Job) -> Response:
+    errors = list(
+        session.execute(
+            select(Suggestion.task_id, Suggestion.error, Task.external_id)
+            .join(Task, Task.id == Suggestion.task_id)
+            .where(Suggestion.job_id == job.id, Suggestion.error.is_not(None))
+            .order_by(Suggestion.id.desc())
+            .limit(50)
+        ).all()
+    )
+    return render(
+        request, "prelabel/job.html", {"project": project, "job": job, "errors": errors}, block="status"
+    )
+
+
+@router.get("/projects/{pid}/prelabel/jobs/{jid}")
+def job_page(request: Request, jid: int, project: ProjectAsLead, session: SessionDep) -> Response:
+    job = _job_of(session, project, jid)
+    if job.kind != "prelabel":
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    return _job_page(request, session, project, job)
+
+
+@router.post("/projects/{pid}/prelabel/jobs/{jid}/cancel")
+def cancel_job(
+    request: Request, jid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
+    job = _job_of(session, project, jid)
+    request_cancel(session, can_cancel(job, user))
+    if is_htmx(request) and job.kind == "prelabel":
+        return _job_page(request, session, project, job)
+    return RedirectResponse(f"/projects/{project.id}/prelabel/jobs/{job.id}", status_code=303)
+
+
+@router.get("/projects/{pid}/prelabel/metrics")
+def metrics_block(request: Request, project: ProjectAsReviewer, session: SessionDep) -> Response:
+    ctx = {"project": project, "metrics": prelabel_metrics(session, project)}
+    return render(request, "prelabel/metrics.html", ctx, block="metrics")
+
+
+# ---- review ------------------------------------------------------------------------------------------
+
+
+def _letters(order: list[str]) -> dict[str, str]:
+    return {rid: LETTERS[i] for i, rid in enumerate(order)}
+
+
+def _review_context(
+    session: SessionDep, project: Project, user: User, claim: review.ReviewClaim | None
+) -> dict[str, Any]:
+    mine = session.scalar(
+        select(func.count()).where(
+            Annotation.project_id == project.id,
+            Annotation.user_id == user.id,
+            Annotation.suggestion_id.is_not(None),
+        )
+    )
+    ctx: dict[str, Any] = {
+        "project": project,
+        "claim": claim,
+        "reviewed": int(mine or 0),
+        "settings": project.settings,
+    }
+    if claim is None:
+        return ctx
+    by_id = {str(r["id"]): r for r in claim.task.responses}
+    order = [rid for rid in claim.assignment.order if rid in by_id] + [
+        rid for rid in by_id if rid not in claim.assignment.order
+    ]
+    try:
+        review.accepted_result(project, claim.suggestion)
+        acceptable = None
+    except InvalidInput as exc:
+        acceptable = exc.message
+    ctx.update(
+        task=claim.task,
+        suggestion=claim.suggestion,
+        responses=[by_id[rid] for rid in order],
+        letter=_letters(order),
+        annotation_uuid=str(uuid.uuid4()),
+        not_acceptable=acceptable,
+    )
+    return ctx
+
+
+@router.get("/projects/{pid}/prelabel/review")
+def review_page(
+    request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
+) -> Response:
+    claim = review.claim_review(session, project=project, user=user)
+    return render(
+        request, "prelabel/review.html", _review_context(session, project, user, claim), block="review"
+    )
+
+
+def _result_from_form(project: Project, form: FormData, order: list[str]) -> dict[str, Any]:
+    kind = ProjectKind(project.kind)
+    if kind is ProjectKind.classification:
+        return {"labels": [v for v in form.getlist("labels") if isinstance(v, str)]}
+    if kind is ProjectKind.sft:
+        return {"response": str(form.get("response") or "")}
+    if kind is ProjectKind.ranking:
+        letters = [c for c in (_text(form, "ranking") or "").upper() if c.isalpha()]
+        by_letter = {LETTERS[i]: rid for i, rid in enumerate(order)}
+        if sorted(letters) != sorted(by_letter):
+            raise InvalidInput(f"type every response letter once, best first: {''.join(sorted(by_letter))}")
+        return {"ranking": [by_letter[c] for c in letters]}
+    choice = _text(form, "choice")
+    if not choice:
+        raise InvalidInput("choose a response (1, 2) or a tie (3)")
+    result: dict[str, Any] = {"choice": choice}
+    if rationale := _text(form, "rationale"):
+        result["rationale"] = rationale
+    return result
+
+
+@router.post("/projects/{pid}/prelabel/review")
+def review_answer(
+    request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    action = _text(form, "action") or ""
+    assignment_id = _int(form, "assignment_id")
+    notice = None
+    if action == "skip":
+        lease = session.get(Assignment, assignment_id) if assignment_id else None
+        if lease is None or lease.project_id != project.id:
+            raise NotFound("assignment not found")
+        labeling.skip(session, assignment=lease, user=user, reason="skipped in pre-label review")
+        notice = "Skipped."
+    else:
+        suggestion = session.get(Suggestion, _int(form, "suggestion_id") or 0)
+        task = session.get(Task, suggestion.task_id) if suggestion else None
+        if suggestion is None or task is None or task.project_id != project.id:
+            raise NotFound("suggestion not found")
+        lease = session.get(Assignment, assignment_id) if assignment_id else None
+        order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
+        result = None if action == "accept" else _result_from_form(project, form, order)
+        try:
+            body = ReviewBody.model_validate(
+                {
+                    "uuid": _text(form, "uuid"),
+                    "action": action,
+                    "result": result,
+                    "assignment_id": assignment_id,
+                    "lead_time_ms": _text(form, "lead_time_ms"),
+                }
+            )
+        except ValidationError as exc:
+            raise InvalidInput(f"the answer is not valid: {describe(exc)}") from None
+        try:
+            done = review.review_suggestion(session, suggestion=suggestion, user=user, body=body)
+            notice = NOTICES.get(done.annotation.origin, "Saved.")
+        except Conflict as exc:
+            notice = exc.message
+    if not is_htmx(request):
+        return RedirectResponse(f"/projects/{project.id}/prelabel/review", status_code=303)
+    claim = review.claim_review(session, project=project, user=user)
+    ctx = {**_review_context(session, project, user, claim), "notice": notice}
+    return render(request, "prelabel/review.html", ctx, block="review")
+
+
+# ---- the annotate page's suggestion -------------------------------------------------------------------
+
+
+@router.get("/projects/{pid}/annotate/suggestion/{tid}")
+def annotate_suggestion(
+    request: Request, tid: int, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The suggestion beside a task on the annotate page; nothing when the project hides suggestions
+    (so leads can measure anchoring) or for gold tasks (which score annotators)."""
+    task = session.get(Task, tid)
+    if task is None or task.project_id != project.id:
+        raise NotFound("task not found")
+    mode = REVIEW_MODE.get(ProjectKind(project.kind))
+    suggestion = None
+    if project.settings.get("show_suggestions", True) and task.gold is None and mode is not None:
+        suggestion = service.latest_suggestion(session, task_id=task.id, kind=mode)
+    lease = session.scalars(
+        select(Assignment)
+        .where(Assignment.user_id == user.id, Assignment.task_id == task.id)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+    ).first()
+    order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
+    ctx = {"project": project, "suggestion": suggestion, "letter": _letters(order)}
+    return render(request, "prelabel/_suggestion.html", ctx)

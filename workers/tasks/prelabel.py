@@ -1,0 +1,12 @@
+"""Thin shell: the job id in; the domain sends the requests and records suggestions, progress and cost."""
+
+from __future__ import annotations
+
+from app.prelabel.job import run_prelabel_job
+from app.prelabel.service import TASK_NAME
+from workers.celery_app import celery
+
+
+@celery.task(name=TASK_NAME)
+def prelabel(job_id: int) -> str:
+    return run_prelabel_job(job_id)
