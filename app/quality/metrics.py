@@ -109,6 +109,31 @@ def percent_agreement(answers: Sequence[Answer], *, bootstrap: int = BOOTSTRAP, 
     return Figure(value, float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)), len(p))
 
 
+def coder_percent_agreement(answers: Sequence[Answer]) -> dict[Hashable, Figure]:
+    """Per coder: the share of their pairings with other coders' answers to the same unit that agree."""
+    by_unit: dict[Hashable, list[tuple[Hashable, Any]]] = defaultdict(list)
+    for coder, unit, value in answers:
+        by_unit[unit].append((coder, value))
+    agree: Counter[Hashable] = Counter()
+    pairs: Counter[Hashable] = Counter()
+    for given in by_unit.values():
+        if len(given) < 2:
+            continue
+        counts = Counter(v for _, v in given)
+        for coder, value in given:
+            pairs[coder] += len(given) - 1
+            agree[coder] += counts[value] - 1
+    return {coder: wilson(agree[coder], pairs[coder]) for coder in pairs}
+
+
+def alpha_without(answers: Sequence[Answer], level: Level = "nominal") -> dict[Hashable, float | None]:
+    """Per coder: the project's alpha with that coder's answers left out (a jump means they disagree)."""
+    coders = {a[0] for a in answers}
+    return {
+        c: krippendorff_alpha([a for a in answers if a[0] != c], level, bootstrap=0).value for c in coders
+    }
+
+
 def majority_agreement(answers: Sequence[Answer]) -> dict[Hashable, Figure]:
     """Per coder: how often their answer matches the majority of the *other* answers to the same unit
     (units where the others have a clear majority); a Wilson interval each."""

@@ -218,6 +218,8 @@ def compute_stats(session: Session, project: Project) -> dict[str, Any]:
     sample = _sample(session, project)
     nominal, ordinal = sample_answers(project, sample)
     majority = metrics.majority_agreement(nominal)
+    pairwise_agreement = metrics.coder_percent_agreement(nominal)
+    without = metrics.alpha_without(nominal) if len({a[0] for a in nominal}) <= 50 else {}
     gold_scores, n_gold = _gold(session, project)
     bias = _position_bias(session, project) if kind == "pairwise" else {}
     judge, judge_hits, judge_n = _judge(session, project) if kind == "pairwise" else ({}, 0, 0)
@@ -251,6 +253,8 @@ def compute_stats(session: Session, project: Project) -> dict[str, Any]:
                 "median_time": _median_bucket(person["time_buckets"]),
                 "gold": gold_fig.as_dict(),
                 "majority_agreement": agree.as_dict(),
+                "percent_agreement": pairwise_agreement.get(uid, metrics.Figure(None)).as_dict(),
+                "alpha_without": without.get(uid),
                 "judge_agreement": metrics.wilson(hits, n_j).as_dict() if n_j else None,
                 "position_bias": person_bias,
                 "flags": flags,

@@ -109,3 +109,14 @@ def test_first_shown_choice() -> None:
     assert scoring.first_shown_choice({"choice": "a"}, ["b", "a"]) is False
     assert scoring.first_shown_choice({"choice": "tie"}, ["b", "a"]) is None
     assert math.isfinite(metrics.wilson(1, 3).high or math.nan)
+
+
+def test_per_coder_agreement_and_alpha_without() -> None:
+    # unit 1: coders 1, 2 say a, coder 3 says b; unit 2: all say c
+    answers = [(1, 1, "a"), (2, 1, "a"), (3, 1, "b"), (1, 2, "c"), (2, 2, "c"), (3, 2, "c")]
+    per = metrics.coder_percent_agreement(answers)
+    assert per[1].value == pytest.approx(3 / 4) and per[1].n == 4  # agrees with 2 twice and with 3 once
+    assert per[3].value == pytest.approx(2 / 4)
+    without = metrics.alpha_without(answers)
+    assert without[3] == 1.0  # leaving the dissenter out leaves perfect agreement
+    assert without[1] is not None and without[1] < 1.0
