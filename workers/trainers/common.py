@@ -314,3 +314,16 @@ def perplexity(loss: float) -> float:
         return math.exp(loss)
     except OverflowError:
         return float("inf")
+
+
+def prepare(
+    method: str, config: TrainConfig, dataset: DatasetDict | Mapping[str, Dataset]
+) -> tuple[Dataset, Dataset | None, Any, PreTrainedTokenizerBase]:
+    """What every method does first: check the config, take the splits, choose the precision, load the
+    tokenizer and make sure it can render the data (chat rows need a chat template)."""
+    config.validate()
+    train, eval_ = split_dataset(method, dataset)
+    precision = choose_precision(config.precision)
+    tokenizer = load_tokenizer(resolve_base_model(config.base_model))
+    check_chat_template(tokenizer, [train, eval_], config.base_model)
+    return train, eval_, precision, tokenizer

@@ -9,14 +9,10 @@ from transformers import Trainer, TrainerCallback
 
 from workers.trainers.common import (
     RunResult,
-    check_chat_template,
-    choose_precision,
     eval_metrics_of,
     load_model,
-    load_tokenizer,
     lora_config,
-    resolve_base_model,
-    split_dataset,
+    prepare,
     train_and_save,
     trl_args,
     with_cancel_file,
@@ -31,13 +27,9 @@ def run(
 ) -> RunResult:
     from trl import DPOConfig, DPOTrainer
 
-    config.validate()
     # Extra export columns (margin, score_chosen, score_rejected, nulls included) pass through: DPOTrainer's
     # tokenizing map keeps them and remove_unused_columns drops them before batching.
-    train, eval_ = split_dataset("dpo", dataset)
-    precision = choose_precision(config.precision)
-    tokenizer = load_tokenizer(resolve_base_model(config.base_model))
-    check_chat_template(tokenizer, [train, eval_], config.base_model)
+    train, eval_, precision, tokenizer = prepare("dpo", config, dataset)
     trainer = DPOTrainer(
         model=load_model(config, precision),
         args=trl_args(DPOConfig, config, precision, beta=config.beta),

@@ -9,13 +9,9 @@ from transformers import TrainerCallback
 
 from workers.trainers.common import (
     RunResult,
-    check_chat_template,
-    choose_precision,
     load_model,
-    load_tokenizer,
     lora_config,
-    resolve_base_model,
-    split_dataset,
+    prepare,
     train_and_save,
     trainer_evaluate,
     trl_args,
@@ -31,11 +27,7 @@ def run(
 ) -> RunResult:
     from trl import KTOConfig, KTOTrainer
 
-    config.validate()
-    train, eval_ = split_dataset("kto", dataset)
-    precision = choose_precision(config.precision)
-    tokenizer = load_tokenizer(resolve_base_model(config.base_model))
-    check_chat_template(tokenizer, [train, eval_], config.base_model)
+    train, eval_, precision, tokenizer = prepare("kto", config, dataset)
     trainer = KTOTrainer(
         model=load_model(config, precision),
         args=trl_args(KTOConfig, config, precision, beta=config.beta),

@@ -12,14 +12,10 @@ from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 
 from workers.trainers.common import (
     RunResult,
-    check_chat_template,
-    choose_precision,
     load_model,
-    load_tokenizer,
     lora_config,
+    prepare,
     quiet_seqcls_keys,
-    resolve_base_model,
-    split_dataset,
     train_and_save,
     trl_args,
     with_cancel_file,
@@ -34,12 +30,8 @@ def run(
 ) -> RunResult:
     from trl import RewardConfig, RewardTrainer
 
-    config.validate()
-    train, eval_ = split_dataset("reward", dataset)
+    train, eval_, precision, tokenizer = prepare("reward", config, dataset)
     train, eval_ = _fill_margins(train), _fill_margins(eval_) if eval_ is not None else None
-    precision = choose_precision(config.precision)
-    tokenizer = load_tokenizer(resolve_base_model(config.base_model))
-    check_chat_template(tokenizer, [train, eval_], config.base_model)
     model = load_model(config, precision, sequence_classification=True)
     model.config.pad_token_id = tokenizer.pad_token_id  # the head scores the last non-pad token
     trainer = RewardTrainer(

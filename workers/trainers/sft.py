@@ -9,16 +9,12 @@ from transformers import Trainer, TrainerCallback
 
 from workers.trainers.common import (
     RunResult,
-    check_chat_template,
-    choose_precision,
     eval_metrics_of,
     has_generation_markers,
     load_model,
-    load_tokenizer,
     lora_config,
     perplexity,
-    resolve_base_model,
-    split_dataset,
+    prepare,
     train_and_save,
     trl_args,
     with_cancel_file,
@@ -33,11 +29,7 @@ def run(
 ) -> RunResult:
     from trl import SFTConfig, SFTTrainer
 
-    config.validate()
-    train, eval_ = split_dataset("sft", dataset)
-    precision = choose_precision(config.precision)
-    tokenizer = load_tokenizer(resolve_base_model(config.base_model))
-    check_chat_template(tokenizer, [train, eval_], config.base_model)
+    train, eval_, precision, tokenizer = prepare("sft", config, dataset)
     # Chat rows: learn only the assistant turns when the template marks them (TRL raises if it does not);
     # prompt/completion rows already learn only the completion (TRL's completion_only_loss default).
     assistant_only = "messages" in train.column_names and has_generation_markers(tokenizer)
