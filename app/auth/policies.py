@@ -40,14 +40,24 @@ def project_for(session: Session, *, project_id: int, user: User, need: Role) ->
     return project
 
 
+def within_project(session: Session, *, project_id: int | None, user: User, need: Role, missing: str) -> None:
+    """Access to something that belongs to a project is access to the project; a caller who may not see
+    the project gets `missing` (404), so the thing's existence does not leak either."""
+    if project_id is None:
+        raise NotFound(missing)
+    try:
+        project_for(session, project_id=project_id, user=user, need=need)
+    except NotFound:
+        raise NotFound(missing) from None
+
+
 def task_for(session: Session, *, task_id: int, user: User, need: Role) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found")
-    try:
-        project_for(session, project_id=task.project_id, user=user, need=need)
-    except NotFound:
-        raise NotFound(f"task {task_id} not found") from None
+    within_project(
+        session, project_id=task.project_id, user=user, need=need, missing=f"task {task_id} not found"
+    )
     return task
 
 
@@ -56,14 +66,10 @@ def job_for(session: Session, *, job_id: int, user: User) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"job {job_id} not found")
-    if user.is_admin:
-        return job
-    if job.project_id is None:
-        raise NotFound(f"job {job_id} not found")
-    try:
-        project_for(session, project_id=job.project_id, user=user, need=Role.lead)
-    except NotFound:
-        raise NotFound(f"job {job_id} not found") from None
+    if not user.is_admin:
+        within_project(
+            session, project_id=job.project_id, user=user, need=Role.lead, missing=f"job {job_id} not found"
+        )
     return job
 
 
@@ -72,10 +78,13 @@ def snapshot_for(session: Session, *, snapshot_id: int, user: User) -> Snapshot:
     snapshot = session.get(Snapshot, snapshot_id)
     if snapshot is None:
         raise NotFound(f"snapshot {snapshot_id} not found")
-    try:
-        project_for(session, project_id=snapshot.project_id, user=user, need=Role.lead)
-    except NotFound:
-        raise NotFound(f"snapshot {snapshot_id} not found") from None
+    within_project(
+        session,
+        project_id=snapshot.project_id,
+        user=user,
+        need=Role.lead,
+        missing=f"snapshot {snapshot_id} not found",
+    )
     return snapshot
 
 
@@ -94,12 +103,13 @@ def model_for(session: Session, *, model_id: int, user: User) -> TrainedModel:
     if user.is_admin:
         return model
     snapshot = session.get(Snapshot, model.snapshot_id) if model.snapshot_id else None
-    if snapshot is None:
-        raise NotFound(f"model {model_id} not found")
-    try:
-        project_for(session, project_id=snapshot.project_id, user=user, need=Role.lead)
-    except NotFound:
-        raise NotFound(f"model {model_id} not found") from None
+    within_project(
+        session,
+        project_id=snapshot.project_id if snapshot else None,
+        user=user,
+        need=Role.lead,
+        missing=f"model {model_id} not found",
+    )
     return model
 
 

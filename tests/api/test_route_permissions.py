@@ -179,6 +179,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{pid}/review"): Rule(REVIEWER),
     ("POST", "/projects/{pid}/review"): Rule(REVIEWER, {"uuid": "{other_uuid}", "verdict": "accept"}),
     ("GET", "/projects/{pid}/review/{tid}"): Rule(REVIEWER),
+    ("GET", "/projects/{pid}/review/next"): Rule(REVIEWER),
     ("POST", "/projects/{pid}/tasks/{tid}/gold"): Rule(LEAD, {}),
     ("POST", "/projects/{pid}/members/{user_id}/resume"): Rule(LEAD, {}),
     ("GET", "/projects/{pid}/dashboard"): Rule(REVIEWER),

@@ -127,6 +127,8 @@ def test_review_page_corrects_and_marks_gold(client: TestClient, db: Session) ->
     review = db.scalars(select(Review).where(Review.annotation_id == ann.id)).one()
     assert review.result == {"choice": "b", "strength": 1}
     assert "Use as the gold answer" not in r.text  # leads only
+    nxt = client.get(f"/projects/{project.id}/review/next?after={task.id}")
+    assert nxt.status_code == 303 and nxt.headers["location"] == f"/projects/{project.id}/review"  # none left
     lead_csrf = sign_in(client, p["lead"].id)
     r = client.post(
         f"/projects/{project.id}/tasks/{task.id}/gold", data={"csrf_token": lead_csrf, "uuid": ann.uuid}

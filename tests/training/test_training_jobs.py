@@ -37,6 +37,14 @@ def _metrics(job_id: int) -> list[tuple[int, str, float]]:
         return [(r[0], r[1], r[2]) for r in rows]
 
 
+def _wait_for_a_step(job_id: int, timeout: float = 90) -> None:
+    """Until the run has logged its first step (the trainer subprocess is then surely running)."""
+    deadline = time.monotonic() + timeout
+    while not _metrics(job_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _metrics(job_id), "the run never logged a step"
+
+
 @pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
 @pytest.mark.parametrize("method", ["sft", "reward", "dpo", "kto"])
 def test_each_method_trains_saves_and_reloads(
@@ -95,10 +103,7 @@ def test_cancel_stops_a_long_run(lab: dict[str, Any], gpu_worker: object, tiny_m
     }
     with TestClient(create_app()) as client:
         job_id = _start(client, lab, body).json()["job_id"]
-        deadline = time.monotonic() + 90
-        while not _metrics(job_id) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _metrics(job_id), "the run never logged a step"
+        _wait_for_a_step(job_id)
         auth = {"Authorization": f"Bearer {lab['admin_token']}"}
         lead = {"Authorization": f"Bearer {lab['lead_token']}"}
         assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=lead).status_code == 403
@@ -144,9 +149,7 @@ def test_killing_the_trainer_fails_the_job(lab: dict[str, Any], gpu_worker: Any,
     }
     with TestClient(create_app()) as client:
         job_id = _start(client, lab, body).json()["job_id"]
-        deadline = time.monotonic() + 90
-        while not _metrics(job_id) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _wait_for_a_step(job_id)
         trainer = _trainer_of(psutil.Process(gpu_worker.pid))
         assert trainer is not None
         trainer.kill()

@@ -101,11 +101,19 @@ def _task_page(
         .where(Suggestion.task_id == task.id, Suggestion.kind == "judge", Suggestion.error.is_(None))
         .order_by(Suggestion.id.desc())
     ).first()
-    following = reviews.review_queue(session, project, limit=2)
-    next_id = next((i.task_id for i in following if i.task_id != task.id), None)
     ctx = _base(session, project, user, task=task, answers=answers, people=people, judge=judge, error=error,
-                next_id=next_id, me=user)  # fmt: skip
+                me=user)  # fmt: skip
     return render(request, "quality/task.html", ctx, block="review", status_code=status_code)
+
+
+@router.get("/projects/{pid}/review/next")
+def next_task_page(project: ProjectAsReviewer, session: SessionDep, after: int = 0) -> Response:
+    """The queue's first task other than the one just reviewed: ranked only when the reviewer asks for it,
+    not on every task page."""
+    following = reviews.review_queue(session, project, limit=2)
+    next_id = next((i.task_id for i in following if i.task_id != after), None)
+    target = f"/projects/{project.id}/review/{next_id}" if next_id else f"/projects/{project.id}/review"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/projects/{pid}/review/{tid}")

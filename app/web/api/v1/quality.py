@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
-from app.auth.policies import project_for, task_for
+from app.auth.policies import project_for, task_for, within_project
 from app.core.errors import NotFound
 from app.models import Annotation, Review, Role, Task
 from app.quality import reviews
@@ -24,10 +24,13 @@ def get_reviewable(uuid: str, user: CurrentUser, session: SessionDep) -> Annotat
     annotation = session.scalar(select(Annotation).where(Annotation.uuid == uuid))
     if annotation is None:
         raise NotFound("annotation not found")
-    try:
-        project_for(session, project_id=annotation.project_id, user=user, need=Role.reviewer)
-    except NotFound:
-        raise NotFound("annotation not found") from None
+    within_project(
+        session,
+        project_id=annotation.project_id,
+        user=user,
+        need=Role.reviewer,
+        missing="annotation not found",
+    )
     return annotation
 
 
