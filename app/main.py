@@ -16,6 +16,7 @@ from app.web import errors, health
 from app.web.api.v1 import auth as api_auth
 from app.web.api.v1 import jobs as api_jobs
 from app.web.api.v1 import labeling as api_labeling
+from app.web.api.v1 import loop as api_loop
 from app.web.api.v1 import prelabel as api_prelabel
 from app.web.api.v1 import projects as api_projects
 from app.web.api.v1 import quality as api_quality
@@ -24,6 +25,7 @@ from app.web.api.v1 import tasks as api_tasks
 from app.web.api.v1 import training as api_training
 from app.web.pages import account, annotate, exports, jobs, projects, quality, training
 from app.web.pages import auth as pages_auth
+from app.web.pages import loop as pages_loop
 from app.web.pages import prelabel as pages_prelabel
 from app.web.pages.deps import check_csrf
 
@@ -63,9 +65,21 @@ def create_app() -> FastAPI:
         api_training,
         api_quality,
         api_prelabel,
+        api_loop,
     ):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (pages_auth, projects, annotate, jobs, exports, training, quality, pages_prelabel, account):
+    for module in (
+        pages_auth,
+        projects,
+        annotate,
+        jobs,
+        exports,
+        training,
+        quality,
+        pages_prelabel,
+        pages_loop,
+        account,
+    ):
         app.include_router(module.router, dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.include_router(health.router)
     STATIC_DIR.mkdir(exist_ok=True)

@@ -219,12 +219,19 @@ def make_snapshot(session: Session, project: Project, user: User | None, **reque
     return snapshot
 
 
-def make_model(session: Session, snapshot: Any) -> Any:
+def make_model(session: Session, snapshot: Any, **extra: Any) -> Any:
     from app.models import TrainedModel
 
-    model = TrainedModel(
-        name="m", snapshot_id=snapshot.id, base_model="base", method="reward", path="/tmp/m", metrics={}
-    )
+    values: dict[str, Any] = {
+        "name": "m",
+        "snapshot_id": snapshot.id if snapshot is not None else None,
+        "base_model": "base",
+        "method": "reward",
+        "path": "/tmp/m",
+        "metrics": {},
+        **extra,
+    }
+    model = TrainedModel(**values)
     session.add(model)
     session.flush()
     return model
@@ -253,3 +260,23 @@ def make_suggestion(
     session.add(suggestion)
     session.flush()
     return suggestion
+
+
+def model_dir() -> Any:
+    """A directory that exists, for models whose files a route checks but never loads."""
+    import os
+    from pathlib import Path
+
+    path = Path(os.environ["PREFLAB_DATA_DIR"]) / "models" / "factory-model"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def make_round(session: Session, project: Project, number: int = 1, **extra: Any) -> Any:
+    from app.models import Round, utcnow
+
+    values: dict[str, Any] = {"started_at": utcnow() - timedelta(hours=1), "name": f"Round {number}", **extra}
+    created = Round(project_id=project.id, number=number, metrics={}, **values)
+    session.add(created)
+    session.flush()
+    return created

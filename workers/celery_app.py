@@ -1,4 +1,5 @@
-"""The Celery application: queues "default" (imports, exports, pre-labeling, scoring) and "gpu" (training).
+"""The Celery application: queues "default" (imports, exports, pre-labeling, queue ordering) and "gpu"
+(training, scoring with a reward model, generating with a trained policy).
 No result backend: every task records its outcome on its Job row."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ celery = Celery(
         "workers.tasks.training",
         "workers.tasks.prelabel",
         "workers.tasks.quality",
+        "workers.tasks.loop",
     ],
 )
 celery.conf.update(

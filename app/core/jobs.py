@@ -61,10 +61,11 @@ def create_job(
     return job
 
 
-def claim_job(session: Session, job_id: int) -> Job | None:
-    """Mark a queued (or interrupted) job running; None when it already finished or was cancelled."""
+def claim_job(session: Session, job_id: int, kind: str) -> Job | None:
+    """Mark a queued (or interrupted) job running; None when it already finished or was cancelled, or is
+    not a job of this kind (a message that outlived its job row must never run another job's id)."""
     job = session.get(Job, job_id, with_for_update=True)
-    if job is None or job.status in ("succeeded", "failed", "cancelled"):
+    if job is None or job.kind != kind or job.status in ("succeeded", "failed", "cancelled"):
         return None
     if job.cancel_requested:
         finish_job(job, "cancelled")

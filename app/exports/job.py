@@ -46,7 +46,7 @@ def _settle(
 def run_export_job(job_id: int) -> str:
     """Run an export job; returns its final status."""
     with session_scope() as session:
-        job = claim_job(session, job_id)
+        job = claim_job(session, job_id, "export")
         if job is None:  # finished, or cancelled before it ran: the snapshot follows the job
             finished = session.get_one(Job, job_id)
             snapshot = session.get(Snapshot, finished.params.get("snapshot_id"))

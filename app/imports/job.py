@@ -88,7 +88,7 @@ def _finish(
 def run_import_job(job_id: int) -> str:
     """Run an import job; returns its final status. Safe to deliver twice."""
     with session_scope() as session:
-        job = claim_job(session, job_id)
+        job = claim_job(session, job_id, "import")
         if job is None:
             return "skipped"
         params: dict[str, Any] = dict(job.params)

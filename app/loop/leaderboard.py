@@ -118,7 +118,7 @@ def fit(games: Sequence[Game], *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> 
     return {"models": rows, "matrix": matrix, "games": len(games), "tie_parameter": nu}
 
 
-def _games(kind: str, responses: list[dict[str, Any]], result: dict[str, Any]) -> Iterable[Game]:
+def games_of(kind: str, responses: list[dict[str, Any]], result: dict[str, Any]) -> Iterable[Game]:
     model_of = {str(r["id"]): r.get("model") for r in responses}
     ids = [str(r["id"]) for r in responses]
     for (x, y), outcome in outcomes(kind, Aggregation(), ids, result).items():
@@ -139,7 +139,7 @@ def project_leaderboard(session: Session, project: Project) -> dict[str, Any]:
         .where(Annotation.project_id == project.id, Annotation.status != "rejected")
     )
     for result, responses in rows:
-        human.extend(_games(kind, responses, result))
+        human.extend(games_of(kind, responses, result))
     judge: list[Game] = []
     if kind == "pairwise":
         judged = session.execute(
@@ -149,5 +149,5 @@ def project_leaderboard(session: Session, project: Project) -> dict[str, Any]:
         )
         for result, responses in judged:
             if result.get("choice"):
-                judge.extend(_games(kind, responses, result))
+                judge.extend(games_of(kind, responses, result))
     return {"human": fit(human), "judge": fit(judge)}

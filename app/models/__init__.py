@@ -4,6 +4,7 @@ from app.models.annotation import Annotation, AnnotationRevision, Review
 from app.models.base import Base, utcnow
 from app.models.job import FINISHED, Job, JobMetric
 from app.models.llm import LlmCacheEntry, PromptTemplate
+from app.models.loop import Round
 from app.models.project import Member, Project, ProjectKind, ProjectStats, Role
 from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
 from app.models.task import Assignment, Suggestion, Task, TaskFlag
@@ -28,6 +29,7 @@ __all__ = [
     "PromptTemplate",
     "Review",
     "Role",
+    "Round",
     "Snapshot",
     "Suggestion",
     "Task",

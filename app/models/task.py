@@ -32,6 +32,9 @@ class Task(IdMixin, CreatedMixin, Base):
     responses: Mapped[list[Any]] = mapped_column(default=list)
     meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
     priority: Mapped[int] = mapped_column(default=0)
+    # The priority the task was imported with, kept while the loop orders the queue by reward scores
+    # (app/loop/priority.py); NULL when `priority` is the imported one.
+    given_priority: Mapped[int | None]
     gold: Mapped[Any | None] = mapped_column(JSONType, nullable=True)
     # open: wants annotations; done: overlap reached; closed: taken out by a lead
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")

@@ -3,12 +3,16 @@ cache entries and (generate) new responses as answers come back, with progress a
 
 Safe to deliver twice: a task that already has a suggestion from this job is not asked again. The privacy
 guard and the API key are checked again here, before the first request, because the project or the
-worker's environment may have changed since the job was queued."""
+worker's environment may have changed since the job was queued.
+
+A generate job that names trained policies runs app/prelabel/local.py instead, on a gpu worker: the same
+Selection, items and Sink, with texts from the models rather than from an endpoint."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +195,34 @@ def _add_responses(session: Session, item: Item, texts: list[str]) -> list[str]:
     return added
 
 
+def task_loader(selection: Selection) -> Callable[[int | None], tuple[list[TaskView], int | None]]:
+    """load(cursor) -> a page of the selection's tasks and the next cursor, within the filter's limit."""
+    request = selection.request
+    limit = request.filter.limit if request.task_ids is None else None
+    seen = 0
+
+    def load(cursor: int | None) -> tuple[list[TaskView], int | None]:
+        nonlocal seen
+        tasks, following = _read(lambda conn: selection.page(conn, cursor or 0))
+        if limit is not None:
+            tasks = tasks[: max(limit - seen, 0)]
+            following = following if seen + len(tasks) < limit else None
+        seen += len(tasks)
+        return tasks, following
+
+    return load
+
+
+def build_or_skip(plan: Plan, sink: Sink, task: TaskView) -> list[Item]:
+    """The task's items, or none when it does not fit the mode (counted as skipped, with the reason)."""
+    try:
+        return build_items(plan, task)
+    except (Skip, InvalidInput) as exc:
+        with sink.lock:
+            sink.skipped[str(getattr(exc, "message", exc))] += 1
+        return []
+
+
 def _read(conn_fn: Any) -> Any:
     with get_engine().execution_options(sqlite_deferred=True).connect() as conn, conn.begin():
         return conn_fn(conn)
@@ -215,16 +247,31 @@ def _finish(job_id: int, status: str, *, log: str, error: str | None = None) -> 
     return status
 
 
+def finish_run(job_id: int, totals: Totals, summary: str) -> str:
+    """The job's end, from how the run stopped: cancelled, failed, at the budget, or done."""
+    if totals.stopped == "cancelled":
+        return _finish(job_id, "cancelled", log=f"cancelled: {summary}")
+    if totals.stopped == "failed":
+        return _finish(job_id, "failed", error=totals.stop_detail, log=f"failed: {summary}")
+    if totals.stopped == "budget":
+        return _finish(job_id, "succeeded", log=f"stopped at the budget: {summary}")
+    return _finish(job_id, "succeeded", log=summary)
+
+
 def run_prelabel_job(job_id: int) -> str:
     """Run a pre-label job; returns its final status."""
     with session_scope() as session:
-        job = claim_job(session, job_id)
+        job = claim_job(session, job_id, "prelabel")
         if job is None:
             return "skipped"
         params: dict[str, Any] = dict(job.params)
         project = session.get_one(Project, job.project_id)
         session.expunge(project)
         append_log(job, f"attempt {job.attempts}: {params['mode']}")
+    if params.get("policy_models"):  # trained models generate on this (gpu) worker: torch, no endpoint
+        from app.prelabel.local import run_policy_job
+
+        return run_policy_job(job_id, params, project)
     request = PrelabelRequest.model_validate(params["request"])
     settings = LlmSettings.model_validate(params["settings"])
     try:
@@ -259,25 +306,10 @@ def run_prelabel_job(job_id: int) -> str:
         "budget": request.budget.model_dump(),
     }
     sink = Sink(job_id, total, template["version"], info, redactor)
-    limit = request.filter.limit if request.task_ids is None else None
-    seen = 0
-
-    def load(cursor: int | None) -> tuple[list[TaskView], int | None]:
-        nonlocal seen
-        tasks, following = _read(lambda conn: selection.page(conn, cursor or 0))
-        if limit is not None:
-            tasks = tasks[: max(limit - seen, 0)]
-            following = following if seen + len(tasks) < limit else None
-        seen += len(tasks)
-        return tasks, following
+    load = task_loader(selection)
 
     def build(task: TaskView) -> list[Item]:
-        try:
-            return build_items(plan, task)
-        except (Skip, InvalidInput) as exc:
-            with sink.lock:
-                sink.skipped[str(getattr(exc, "message", exc))] += 1
-            return []
+        return build_or_skip(plan, sink, task)
 
     def lookup(items: list[Item]) -> None:
         if request.use_cache:
@@ -301,13 +333,7 @@ def run_prelabel_job(job_id: int) -> str:
         f"{sum(sink.skipped.values())} skipped; {totals.requests} requests, "
         f"{totals.tokens_in}+{totals.tokens_out} tokens, cost {totals.cost:.4f}"
     )
-    if totals.stopped == "cancelled":
-        return _finish(job_id, "cancelled", log=f"cancelled: {summary}")
-    if totals.stopped == "failed":
-        return _finish(job_id, "failed", error=totals.stop_detail, log=f"failed: {summary}")
-    if totals.stopped == "budget":
-        return _finish(job_id, "succeeded", log=f"stopped at the budget: {summary}")
-    return _finish(job_id, "succeeded", log=summary)
+    return finish_run(job_id, totals, summary)
 
 
 def _redacting(settings: LlmSettings) -> str:

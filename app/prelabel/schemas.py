@@ -35,6 +35,10 @@ MODE_HELP = {
     "draft": "a draft answer for a person to correct",
 }
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+# generate with trained policies (Models of training runs), on a GPU worker
+POLICY_METHODS: tuple[str, ...] = ("sft", "dpo", "kto")  # causal LMs: a reward model scores, never writes
+DEFAULT_MAX_NEW_TOKENS = 128
+DEFAULT_POLICY_TEMPERATURE = 0.7  # sampled, so two responses of one policy to one prompt differ
 
 
 class _Strict(BaseModel):
@@ -110,7 +114,24 @@ class PrelabelRequest(_Strict):
     k: int | None = Field(
         None, ge=1, le=20, description="generate: responses per task (default: what the project's kind needs)"
     )
-    temperature: float | None = Field(None, ge=0, le=2, description="default: the endpoint's")
+    temperature: float | None = Field(
+        None,
+        ge=0,
+        le=2,
+        description=f"default: the endpoint's; {DEFAULT_POLICY_TEMPERATURE} with policy_models (0: greedy)",
+    )
+    policy_models: list[int] = Field(
+        default_factory=list,
+        max_length=10,
+        description="generate: trained models (ids) to generate with on a GPU worker, round-robin, "
+        "instead of the endpoint; nothing is sent anywhere",
+    )
+    max_new_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=8192,
+        description=f"generate with policy_models: tokens per response (default {DEFAULT_MAX_NEW_TOKENS})",
+    )
 
     @field_validator("models")
     @classmethod
@@ -120,10 +141,28 @@ class PrelabelRequest(_Strict):
             raise ValueError("models must be distinct")
         return cleaned
 
+    @field_validator("policy_models")
+    @classmethod
+    def _policy_models(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("policy_models must be distinct")
+        return value
+
     @model_validator(mode="after")
     def _generate_only(self) -> PrelabelRequest:
-        if self.mode != "generate" and (self.models or self.k is not None):
-            raise ValueError("models and k apply to generate only")
+        if self.mode != "generate" and (
+            self.models or self.k is not None or self.policy_models or self.max_new_tokens is not None
+        ):
+            raise ValueError("models, k, policy_models and max_new_tokens apply to generate only")
+        if self.policy_models and self.models:
+            raise ValueError(
+                "generate with the endpoint's models or with policy_models (trained models), not both: "
+                "start one job for each"
+            )
+        if self.max_new_tokens is not None and not self.policy_models:
+            raise ValueError(
+                "max_new_tokens applies to policy_models; the endpoint's max_tokens bounds its answers"
+            )
         return self
 
 

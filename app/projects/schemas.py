@@ -27,6 +27,14 @@ class _Common(BaseModel):
     gold_min_answers: int = Field(5, ge=1, le=1000, description="gold answers before accuracy counts")
 
 
+class _Compared(_Common):
+    """Kinds whose tasks compare responses: a reward model can score them and order the queue."""
+
+    queue_order: Literal["priority", "margin", "disagreement", "random"] = Field(
+        "priority", description="which open task the queue serves first (app/loop/priority.py)"
+    )
+
+
 def _distinct(values: list[str], what: str) -> list[str]:
     cleaned = [v.strip() for v in values if v.strip()]
     if len(set(cleaned)) != len(cleaned):
@@ -34,7 +42,7 @@ def _distinct(values: list[str], what: str) -> list[str]:
     return cleaned
 
 
-class PairwiseSettings(_Common):
+class PairwiseSettings(_Compared):
     kind: Literal["pairwise"] = "pairwise"
     allow_ties: bool = True
     strength_scale: list[str] = Field(default_factory=lambda: list(LLAMA2_STRENGTH), max_length=10)
@@ -44,13 +52,13 @@ class PairwiseSettings(_Common):
     _criteria = field_validator("criteria")(lambda v: _distinct(v, "criteria"))
 
 
-class RankingSettings(_Common):
+class RankingSettings(_Compared):
     kind: Literal["ranking"] = "ranking"
     k: int = Field(4, ge=2, le=20, description="responses to rank")
     allow_ties: bool = False
 
 
-class RatingSettings(_Common):
+class RatingSettings(_Compared):
     kind: Literal["rating"] = "rating"
     scale_min: int = Field(1, ge=0, le=10)
     scale_max: int = Field(5, ge=1, le=100)

@@ -37,6 +37,7 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
     if changes.get("settings") is not None:
         merged = {**project.settings, **changes["settings"]}
         old_overlap = project.settings.get("overlap", 1)
+        old_order = project.settings.get("queue_order", "priority")
         try:
             project.settings = validate_settings(
                 project.kind, {k: v for k, v in merged.items() if k != "kind"}
@@ -48,6 +49,10 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
             ) from None
         if project.settings["overlap"] != old_overlap:
             _reopen_or_complete(session, project)
+        if project.settings.get("queue_order", "priority") != old_order:
+            from app.loop.scoring import request_reorder
+
+            request_reorder(session, project, user=user)  # rewrites priorities from the stored scores
     if changes.get("is_private") is not None:
         project.is_private = changes["is_private"]
     if changes.get("archived") is not None:
@@ -214,3 +219,21 @@ def remove_member(session: Session, *, project: Project, user_id: int, actor: Us
         target=("user", user_id),
         role=member.role,
     )
+
+
+def count_tasks(
+    session: Session, project: Project, *, task_ids: list[int] | None, open_only: bool, limit: int | None
+) -> int:
+    """How many tasks a job over `task_ids` (each must be the project's) or else over the project's (open)
+    tasks, at most `limit`, will consider."""
+    if task_ids is not None:
+        wanted = set(task_ids)
+        found = session.scalar(
+            select(func.count()).select_from(Task).where(Task.project_id == project.id, Task.id.in_(wanted))
+        )
+        if found != len(wanted):
+            raise InvalidInput(f"{len(wanted) - (found or 0)} of the task ids are not tasks of this project")
+        return len(wanted)
+    where = [Task.project_id == project.id] + ([Task.status == "open"] if open_only else [])
+    total = int(session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
+    return min(total, limit) if limit else total

@@ -371,7 +371,7 @@ def run_stats_job(job_id: int) -> str:
     from app.core.jobs import claim_job, finish_job
 
     with session_scope() as session:
-        job = claim_job(session, job_id)
+        job = claim_job(session, job_id, "stats")
         if job is None or job.project_id is None:
             return "skipped"
         project = session.get_one(Project, job.project_id)

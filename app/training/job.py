@@ -92,7 +92,7 @@ def _eta(started: float, step: int, total: int) -> str:
 def run_training_job(job_id: int) -> str:
     """Run a training job to its end; returns its final status."""
     with session_scope() as session:
-        job = claim_job(session, job_id)
+        job = claim_job(session, job_id, "training")
         if job is None:
             return "skipped"
         if job.attempts > 1:

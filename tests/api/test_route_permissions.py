@@ -186,6 +186,18 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{pid}/me"): Rule(ANNOTATOR),
     ("GET", "/api/v1/projects/{pid}/leaderboard"): Rule(REVIEWER),
     ("GET", "/projects/{pid}/leaderboard"): Rule(REVIEWER),
+    # closing the loop: scoring, queue order, rounds
+    ("POST", "/api/v1/projects/{pid}/scoring"): Rule(LEAD, {"model_id": "{mid}"}),
+    ("GET", "/api/v1/projects/{pid}/scoring"): Rule(REVIEWER),
+    ("GET", "/api/v1/projects/{pid}/rounds"): Rule(REVIEWER),
+    ("POST", "/api/v1/projects/{pid}/rounds"): Rule(LEAD, {"name": "Next"}),
+    ("PATCH", "/api/v1/projects/{pid}/rounds/{rid}"): Rule(LEAD, {"name": "Renamed"}),
+    ("GET", "/projects/{pid}/loop"): Rule(REVIEWER),
+    ("GET", "/projects/{pid}/loop/summary"): Rule(REVIEWER),
+    ("POST", "/projects/{pid}/loop/score"): Rule(LEAD, {"model_id": "{mid}"}),
+    ("POST", "/projects/{pid}/loop/order"): Rule(LEAD, {"rule": "margin"}),
+    ("POST", "/projects/{pid}/rounds"): Rule(LEAD, {"name": "Next"}),
+    ("POST", "/projects/{pid}/rounds/{rid}"): Rule(LEAD, {"name": "Renamed"}),
 }
 
 CALLERS = ["anonymous", "nonmember", "annotator", "reviewer", "lead", "admin"]
@@ -245,10 +257,12 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     flag = factories.make_flag(db, task, other)
     suggestion = factories.make_suggestion(db, task)  # a judge's pre-label, for the review routes
     snapshot = factories.make_snapshot(db, project, users["lead"])
-    model = factories.make_model(db, snapshot)
+    model = factories.make_model(db, snapshot, path=str(factories.model_dir()))
+    round_ = factories.make_round(db, project)
     values = {
         "sid": snapshot.id,
         "mid": model.id,
+        "rid": round_.id,
         "split": "train",
         "pid": project.id,
         "tid": task.id,

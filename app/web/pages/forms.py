@@ -19,12 +19,12 @@ BOOL_FIELDS = {
 }
 INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max", "gold_min_answers"}
 FLOAT_FIELDS = {"gold_rate", "min_seconds_per_task", "gold_min_accuracy"}
-CHOICE_FIELDS = {"rationale"}
+CHOICE_FIELDS = {"rationale", "queue_order"}
 
 FIELDS_BY_KIND: dict[str, list[str]] = {
-    "pairwise": ["allow_ties", "strength_scale", "criteria", "rationale"],
-    "ranking": ["k", "allow_ties"],
-    "rating": ["scale_min", "scale_max", "criteria"],
+    "pairwise": ["allow_ties", "strength_scale", "criteria", "rationale", "queue_order"],
+    "ranking": ["k", "allow_ties", "queue_order"],
+    "rating": ["scale_min", "scale_max", "criteria", "queue_order"],
     "sft": ["show_draft_diff"],
     "classification": ["labels", "multi_label"],
 }

@@ -99,6 +99,9 @@ def _page(
         "mode_help": MODE_HELP,
         "templates": templates,
         "jobs": service.prelabel_jobs(session, project),
+        "policies": service.policy_choices(session, user=user, project=project)
+        if "generate" in modes
+        else [],
         "error": error,
         "form": form or {},
         "preview": preview,
@@ -160,6 +163,18 @@ def save_template(
 def request_from_form(form: FormData) -> PrelabelRequest:
     ids = [int(x) for x in (_text(form, "task_ids") or "").replace(",", " ").split() if x.isdigit()]
     models = [m for m in (_text(form, "models") or "").replace(",", "\n").splitlines() if m.strip()]
+    generate: dict[str, Any] = {}
+    if _text(form, "mode") == "generate":
+        if temperature := _text(form, "temperature"):
+            generate["temperature"] = temperature
+        if _text(form, "source") == "policy":  # trained models instead of the endpoint
+            policies = [int(v) for v in form.getlist("policy_models") if isinstance(v, str) and v.isdigit()]
+            if not policies:
+                raise InvalidInput("choose at least one trained model to generate with")
+            generate["policy_models"] = policies
+            if max_new := _text(form, "max_new_tokens"):
+                generate["max_new_tokens"] = max_new
+            models = []
     return PrelabelRequest.model_validate(
         {
             "mode": _text(form, "mode"),
@@ -173,6 +188,7 @@ def request_from_form(form: FormData) -> PrelabelRequest:
             "use_cache": form.get("use_cache") == "on",
             **({"models": models} if models else {}),
             **({"k": _text(form, "k")} if _text(form, "k") else {}),
+            **generate,
         }
     )
 
@@ -181,7 +197,8 @@ def request_from_form(form: FormData) -> PrelabelRequest:
 def start_job(
     request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
-    shown = {k: v for k, v in form.items() if isinstance(v, str)}
+    shown: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    shown["policy_models"] = [v for v in form.getlist("policy_models") if isinstance(v, str)]
     try:
         body = request_from_form(form)
         job, _, _ = service.start_prelabel_job(session, project=project, user=user, request=body)

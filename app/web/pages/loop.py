@@ -1,0 +1,168 @@
+"""The Loop tab: the queue's ordering rule, reward-model scores and their distribution, and the project's
+rounds side by side. Its summary also shows on the project's overview page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.auth.policies import role_in
+from app.core.errors import PreflabError
+from app.loop import rounds, scoring
+from app.loop.priority import RULE_HELP, RULES
+from app.models import Project, Role, Snapshot, TrainedModel, User
+from app.projects.schemas import ProjectUpdate
+from app.projects.service import update_project
+from app.quality import charts
+from app.web.pages.deps import FormDep
+from app.web.templating import render
+
+router = APIRouter()
+
+
+def _bars(summary: dict[str, Any]) -> list[charts.Bar]:
+    scores = summary.get("scores") or {}
+    bins = (scores.get("distribution") or {}).get("bins") or []
+    return charts.bars([(f"{lo:.3g} to {hi:.3g}", float(n)) for lo, hi, n in bins])
+
+
+def _context(session: SessionDep, project: Project, user: User, **extra: Any) -> dict[str, Any]:
+    summary = scoring.loop_summary(session, project)
+    role = role_in(session, project_id=project.id, user=user)
+    lead = role is not None and role >= Role.lead
+    return {
+        "project": project,
+        "role": role,
+        "Role": Role,
+        "summary": summary,
+        "bars": _bars(summary),
+        "rules": [(r, RULE_HELP[r]) for r in RULES],
+        "rounds": rounds.rounds_view(session, project),
+        "reward_models": scoring.reward_models(session, project, user) if lead else [],
+        "snapshots": (
+            list(
+                session.scalars(
+                    select(Snapshot)
+                    .where(Snapshot.project_id == project.id, Snapshot.status == "ready")
+                    .order_by(Snapshot.id.desc())
+                    .limit(50)
+                )
+            )
+            if lead
+            else []
+        ),
+        "models": (
+            list(
+                session.scalars(
+                    select(TrainedModel)
+                    .join(Snapshot, Snapshot.id == TrainedModel.snapshot_id)
+                    .where(Snapshot.project_id == project.id)
+                    .order_by(TrainedModel.id.desc())
+                    .limit(50)
+                )
+            )
+            if lead
+            else []
+        ),
+        "error": None,
+        **extra,
+    }
+
+
+@router.get("/projects/{pid}/loop")
+def loop_page(
+    request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, started: int = 0
+) -> Response:
+    return render(request, "loop/page.html", _context(session, project, user, started=started))
+
+
+@router.get("/projects/{pid}/loop/summary")
+def loop_summary(
+    request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
+) -> Response:
+    """The overview page's card, loaded by htmx."""
+    return render(request, "loop/_summary.html", _context(session, project, user))
+
+
+def _failed(request: Request, session: SessionDep, project: Project, user: User, message: str) -> Response:
+    session.rollback()
+    return render(request, "loop/page.html", _context(session, project, user, error=message), status_code=422)
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+@router.post("/projects/{pid}/loop/score")
+def start_scoring(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    try:
+        body = scoring.ScoringRequest.model_validate(
+            {"model_id": form.get("model_id") or 0, **({"limit": form["limit"]} if form.get("limit") else {})}
+        )
+        job, _ = scoring.start_scoring(session, project=project, user=user, request=body)
+    except ValidationError as exc:
+        return _failed(request, session, project, user, _errors(exc))
+    except PreflabError as exc:
+        return _failed(request, session, project, user, exc.message)
+    return RedirectResponse(f"/projects/{project.id}/loop?started={job.id}", status_code=303)
+
+
+@router.post("/projects/{pid}/loop/order")
+def set_order(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    try:
+        update_project(
+            session,
+            project=project,
+            data=ProjectUpdate(settings={"queue_order": str(form.get("rule", ""))}),
+            user=user,
+        )
+    except PreflabError as exc:
+        return _failed(request, session, project, user, exc.message)
+    return RedirectResponse(f"/projects/{project.id}/loop", status_code=303)
+
+
+@router.post("/projects/{pid}/rounds")
+def start_round(
+    request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    try:
+        data = rounds.RoundCreate(name=str(form.get("name", "")), notes=str(form.get("notes", "")))
+    except ValidationError as exc:
+        return _failed(request, session, project, user, _errors(exc))
+    rounds.start_round(session, project=project, user=user, data=data)
+    return RedirectResponse(f"/projects/{project.id}/loop#rounds", status_code=303)
+
+
+@router.post("/projects/{pid}/rounds/{rid}")
+def update_round(
+    request: Request, rid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+) -> Response:
+    found = rounds.round_for(session, project=project, round_id=rid)
+
+    def tied(name: str) -> int | None:
+        value = form.get(name)
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+
+    try:
+        data = rounds.RoundUpdate(
+            name=str(form.get("name", found.name)),
+            notes=str(form.get("notes", found.notes)),
+            snapshot_id=tied("snapshot_id"),
+            reward_model_id=tied("reward_model_id"),
+            policy_model_id=tied("policy_model_id"),
+        )
+        rounds.update_round(session, project=project, round_=found, data=data, user=user)
+    except ValidationError as exc:
+        return _failed(request, session, project, user, _errors(exc))
+    except PreflabError as exc:
+        return _failed(request, session, project, user, exc.message)
+    return RedirectResponse(f"/projects/{project.id}/loop#rounds", status_code=303)
