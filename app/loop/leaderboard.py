@@ -141,13 +141,13 @@ def project_leaderboard(session: Session, project: Project) -> dict[str, Any]:
     for result, responses in rows:
         human.extend(games_of(kind, responses, result))
     judge: list[Game] = []
-    if kind == "pairwise":
+    if kind in ("pairwise", "ranking"):  # the judge ranks these kinds (a rating project has no judge)
         judged = session.execute(
             select(Suggestion.result, Task.responses)
             .join(Task, Task.id == Suggestion.task_id)
             .where(Task.project_id == project.id, Suggestion.kind == "judge", Suggestion.error.is_(None))
         )
         for result, responses in judged:
-            if result.get("choice"):
+            if result.get("ranking" if kind == "ranking" else "choice"):
                 judge.extend(games_of(kind, responses, result))
     return {"human": fit(human), "judge": fit(judge)}

@@ -73,3 +73,25 @@ def test_project_leaderboard_from_votes(client: TestClient, db: Session) -> None
     sign_in(client, lead.id)
     page = client.get(f"/projects/{project.id}/leaderboard")
     assert page.status_code == 200 and "new-policy" in page.text and "83%" in page.text
+
+
+def test_a_ranking_projects_judge_has_its_own_board(client: TestClient, db: Session) -> None:
+    from app.models import Suggestion
+
+    lead = factories.make_user(db)
+    project = factories.make_project(db, kind="ranking", lead=lead, settings={"k": 3})
+    for i in range(4):
+        responses = [{"text": f"{name} {i}", "model": name} for name in ("big", "mid", "small")]
+        task = factories.make_task(db, project, f"Q{i}", responses)
+        ids = [str(r["id"]) for r in task.responses]
+        db.add(
+            Suggestion(task_id=task.id, kind="judge", model="j", result={"choice": ids[0], "ranking": ids})
+        )
+    db.add(Suggestion(task_id=task.id, kind="judge", model="j", result={}, error="timeout"))  # not counted
+    db.flush()
+    headers = {"Authorization": f"Bearer {factories.make_token(db, lead)}"}
+    board = client.get(f"/api/v1/projects/{project.id}/leaderboard", headers=headers).json()
+    assert board["human"]["models"] == []
+    judged = board["judge"]
+    assert [m["model"] for m in judged["models"]] == ["big", "mid", "small"]
+    assert judged["games"] == 12  # three pairs a task
