@@ -20,12 +20,14 @@ B. Active learning. The same pool, unlabelled. A random seed set is bought; then
    both arms); a task that export dropped costs budget and gives no row. Same budget, model, steps and
    seeds in both arms; the truth is used only to score.
 
-Every reward-model figure is the mean over a few model seeds (see RewardModels). Seeds run in parallel
-processes, one CPU thread each, so a machine with a core per seed takes about as long as one seed (1.5 to
-2 minutes); everything is offline and CPU-only. On 2 cores the default 8 seeds take about 6 minutes,
---quick (2 seeds, a smaller pool) about 1.
+Every reward-model figure is the mean over a few model seeds (see RewardModels). The effects are about a
+point of accuracy against a spread of 2 to 3 points between seeds, hence 16 seeds by default (standard error
+about 0.6). Seeds run in parallel processes, one CPU thread each, so a machine with a core per seed takes
+about as long as one seed (1.5 to 2 minutes); on 2 cores 16 seeds take about 16 minutes. Everything is
+offline and CPU-only. --quick (2 seeds, a smaller pool, about a minute) checks that it runs; its figures
+are too few to conclude anything.
 
-    .venv/bin/python bench/loop.py [--quick] [--seeds 8] [--json out.json]
+    .venv/bin/python bench/loop.py [--quick] [--seeds 16] [--json out.json]
 
 The queue draws gold turns and display orders from the OS, so figures move a little between runs of one
 seed; the spread across seeds is printed beside every mean.
@@ -512,7 +514,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a smaller pool, 2 seeds: about a minute")
-    parser.add_argument("--seeds", type=int, default=None, help="how many seeds (default 8, quick 2)")
+    parser.add_argument("--seeds", type=int, default=None, help="how many seeds (default 16, quick 2)")
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument(
         "--workers", type=int, default=None, help="processes (default: one per seed, up to CPUs)"
@@ -520,7 +522,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this file")
     args = parser.parse_args()
     params = QUICK if args.quick else Params()
-    seeds = list(range(args.first_seed, args.first_seed + (args.seeds or (2 if args.quick else 8))))
+    seeds = list(range(args.first_seed, args.first_seed + (args.seeds or (2 if args.quick else 16))))
     workers = args.workers or max(1, min(len(seeds), os.cpu_count() or 1))
     started = time.perf_counter()
     quiet()
