@@ -9,9 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.loop.scoring import apply_order, latest_scoring_job, loop_summary
+from app.loop.scoring import apply_order, distribution, latest_scoring_job, loop_summary
 from app.models import Job, Project, Role, Suggestion, Task, User
 from tests import factories
+from tests.conftest import sign_in
 
 
 def _scored_project(db: Session) -> dict[str, Any]:
@@ -146,7 +147,7 @@ def test_summary_reports_rule_scores_and_distribution(client: TestClient, db: Se
     s["job"].result = {
         "scored": 4,
         "model": {"id": 1, "name": "rm"},
-        "distribution": {"count": 4, "bins": []},
+        "distribution": distribution([2.0, 0.1, 0.7, 1.2]),
     }
     _set_rule(db, s["project"], "margin")
     summary = loop_summary(db, s["project"])
@@ -157,3 +158,10 @@ def test_summary_reports_rule_scores_and_distribution(client: TestClient, db: Se
     headers = {"Authorization": f"Bearer {factories.make_token(db, reviewer)}"}
     answer = client.get(f"/api/v1/projects/{s['project'].id}/scoring", headers=headers)
     assert answer.status_code == 200 and answer.json()["rule"] == "margin"
+    assert sum(n for _, _, n in answer.json()["scores"]["distribution"]["bins"]) == 4
+    sign_in(client, reviewer.id)
+    page = client.get(f"/projects/{s['project'].id}/loop")
+    assert page.status_code == 200
+    assert "4 tasks scored by <strong>rm</strong>" in page.text and "median 0.95" in page.text
+    assert page.text.count('class="bar"') == 12  # the margin histogram
+    assert "Score open tasks" not in page.text  # a reviewer sees the loop, a lead runs it

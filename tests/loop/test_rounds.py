@@ -119,6 +119,10 @@ def test_rounds_page_lists_rounds_side_by_side(client: TestClient, db: Session) 
     team = _team(db)
     project = team["project"]
     factories.make_round(db, project, 1, name="Pilot round")
+    for i in range(3):  # figures with values: the page draws their intervals
+        task = _task(db, project, i)
+        a, b = (str(r["id"]) for r in task.responses)
+        _label(db, team, task, [a, a, b if i else a])
     sign_in(client, team["lead"].id)
     csrf = sign_in(client, team["lead"].id)
     page = client.get(f"/projects/{project.id}/loop")
@@ -126,4 +130,6 @@ def test_rounds_page_lists_rounds_side_by_side(client: TestClient, db: Session) 
     started = client.post(f"/projects/{project.id}/rounds", data={"name": "Second", "csrf_token": csrf})
     assert started.status_code == 303
     page = client.get(f"/projects/{project.id}/loop/summary")
+    assert page.status_code == 200
     assert "Pilot round" in page.text and "Second" in page.text and "Percent agreement" in page.text
+    assert 'class="whisker"' in page.text  # the pilot's frozen agreement, drawn with its interval

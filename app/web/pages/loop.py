@@ -41,6 +41,7 @@ def _context(session: SessionDep, project: Project, user: User, **extra: Any) ->
         "Role": Role,
         "summary": summary,
         "bars": _bars(summary),
+        "charts": charts,  # quality/_figure.html draws each figure's interval with it
         "rules": [(r, RULE_HELP[r]) for r in RULES],
         "rounds": rounds.rounds_view(session, project),
         "reward_models": scoring.reward_models(session, project, user) if lead else [],
