@@ -133,3 +133,13 @@ def test_rounds_page_lists_rounds_side_by_side(client: TestClient, db: Session) 
     assert page.status_code == 200
     assert "Pilot round" in page.text and "Second" in page.text and "Percent agreement" in page.text
     assert 'class="whisker"' in page.text  # the pilot's frozen agreement, drawn with its interval
+
+
+def test_a_project_without_responses_to_compare_shows_rounds_only(client: TestClient, db: Session) -> None:
+    lead = factories.make_user(db)
+    project = factories.make_project(db, kind="sft", lead=lead)
+    factories.make_round(db, project, 1, name="Drafts round")
+    sign_in(client, lead.id)
+    page = client.get(f"/projects/{project.id}/loop/summary")
+    assert page.status_code == 200 and "Drafts round" in page.text
+    assert "Queue order" not in page.text and "Reward scores" not in page.text
