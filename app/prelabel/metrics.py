@@ -63,7 +63,7 @@ def prelabel_metrics(session: Session, project: Project) -> Metrics:
             func.coalesce(func.sum(Suggestion.tokens_in), 0),
             func.coalesce(func.sum(Suggestion.tokens_out), 0),
         )
-        .where(of_project)
+        .where(of_project, Suggestion.kind != "score")  # a reward model's scores are not pre-labels
         .group_by(Suggestion.kind, Suggestion.error.is_not(None))
     ).all():
         if failed:

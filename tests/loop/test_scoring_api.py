@@ -91,3 +91,13 @@ def test_loop_page_offers_the_projects_reward_models(client: TestClient, db: Ses
     page = client.get(f"/projects/{s['project'].id}/loop")
     assert page.status_code == 200
     assert "rm-visible" in page.text and "Score open tasks" in page.text and "Queue order" in page.text
+
+
+def test_reward_scores_are_not_counted_as_pre_labels(client: TestClient, db: Session) -> None:
+    s = _setup(db)
+    task = factories.make_tasks(db, s["project"], 1)[0]
+    factories.make_suggestion(db, task)  # the LLM judge's
+    factories.make_suggestion(db, task, kind="score", result={"scores": {"a": 1.0, "b": 0.0}})
+    answer = client.get(f"/api/v1/projects/{s['project'].id}/prelabel/metrics", headers=s["headers"])
+    assert answer.status_code == 200
+    assert answer.json()["suggestions"] == 1 and answer.json()["by_mode"] == {"judge": 1}
