@@ -76,35 +76,38 @@ def reap_expired(session: Session, *, project: Project, now: datetime) -> int:
     return len(expired)
 
 
-_CANDIDATE = """
-    SELECT t.id FROM tasks t
-    WHERE t.project_id = :pid AND t.status = 'open' AND t.annotation_count + t.reserved < :overlap
+# A task is for this user when they have not been served it, have not answered it, and are not paused.
+_FOR_USER = """
       AND NOT EXISTS (
             SELECT 1 FROM assignments m
             WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
       AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.user_id = :uid AND n.task_id = t.id)
       AND NOT EXISTS (SELECT 1 FROM members p
                       WHERE p.project_id = :pid AND p.user_id = :uid AND p.paused_at IS NOT NULL)
-      AND (NOT :gold_mixed OR t.gold IS NULL)
+"""
+_CANDIDATE = (
+    """
+    SELECT t.id FROM tasks t
+    WHERE t.project_id = :pid AND t.status = 'open' AND t.annotation_count + t.reserved < :overlap"""
+    + _FOR_USER
+    + """      AND (NOT :gold_mixed OR t.gold IS NULL)
       {extra}
     ORDER BY t.priority DESC, t.id
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 """
+)
 # A gold task, whatever its status and overlap: every annotator meets some, unmarked, at the gold rate.
-_GOLD_CANDIDATE = """
+_GOLD_CANDIDATE = (
+    """
     SELECT t.id FROM tasks t
-    WHERE t.project_id = :pid AND t.gold IS NOT NULL AND t.status != 'closed'
-      AND NOT EXISTS (
-            SELECT 1 FROM assignments m
-            WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
-      AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.user_id = :uid AND n.task_id = t.id)
-      AND NOT EXISTS (SELECT 1 FROM members p
-                      WHERE p.project_id = :pid AND p.user_id = :uid AND p.paused_at IS NOT NULL)
-    ORDER BY md5(t.id::text || :seed_text)
+    WHERE t.project_id = :pid AND t.gold IS NOT NULL AND t.status != 'closed'"""
+    + _FOR_USER
+    + """    ORDER BY md5(t.id::text || :seed_text)
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 """
+)
 _RESERVE_AND_LEASE = """
 reserve AS (
     UPDATE tasks t SET reserved = t.reserved + 1 FROM candidate c WHERE t.id = c.id

@@ -84,17 +84,20 @@ def krippendorff_alpha(
     return Figure(value, float(np.percentile(kept, 2.5)), float(np.percentile(kept, 97.5)), n_units)
 
 
+def _shared_units(answers: Sequence[Answer]) -> list[list[tuple[Hashable, Any]]]:
+    """Each unit's (coder, value) answers, for the units with two or more."""
+    by_unit: dict[Hashable, list[tuple[Hashable, Any]]] = defaultdict(list)
+    for coder, unit, value in answers:
+        by_unit[unit].append((coder, value))
+    return [given for given in by_unit.values() if len(given) >= 2]
+
+
 def percent_agreement(answers: Sequence[Answer], *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> Figure:
     """Share of agreeing pairs of answers on the same unit, over units with two or more answers."""
-    by_unit: dict[Hashable, list[Any]] = defaultdict(list)
-    for _, unit, value in answers:
-        by_unit[unit].append(value)
     agree, pairs = [], []
-    for values in by_unit.values():
-        n = len(values)
-        if n < 2:
-            continue
-        counts = Counter(values)
+    for given in _shared_units(answers):
+        n = len(given)
+        counts = Counter(v for _, v in given)
         agree.append(sum(c * (c - 1) / 2 for c in counts.values()))
         pairs.append(n * (n - 1) / 2)
     if not pairs:
@@ -111,14 +114,9 @@ def percent_agreement(answers: Sequence[Answer], *, bootstrap: int = BOOTSTRAP, 
 
 def coder_percent_agreement(answers: Sequence[Answer]) -> dict[Hashable, Figure]:
     """Per coder: the share of their pairings with other coders' answers to the same unit that agree."""
-    by_unit: dict[Hashable, list[tuple[Hashable, Any]]] = defaultdict(list)
-    for coder, unit, value in answers:
-        by_unit[unit].append((coder, value))
     agree: Counter[Hashable] = Counter()
     pairs: Counter[Hashable] = Counter()
-    for given in by_unit.values():
-        if len(given) < 2:
-            continue
+    for given in _shared_units(answers):
         counts = Counter(v for _, v in given)
         for coder, value in given:
             pairs[coder] += len(given) - 1
@@ -137,14 +135,9 @@ def alpha_without(answers: Sequence[Answer], level: Level = "nominal") -> dict[H
 def majority_agreement(answers: Sequence[Answer]) -> dict[Hashable, Figure]:
     """Per coder: how often their answer matches the majority of the *other* answers to the same unit
     (units where the others have a clear majority); a Wilson interval each."""
-    by_unit: dict[Hashable, list[tuple[Hashable, Any]]] = defaultdict(list)
-    for coder, unit, value in answers:
-        by_unit[unit].append((coder, value))
     hits: Counter[Hashable] = Counter()
     seen: Counter[Hashable] = Counter()
-    for given in by_unit.values():
-        if len(given) < 2:
-            continue
+    for given in _shared_units(answers):
         total = Counter(v for _, v in given)
         for coder, value in given:
             others = total.copy()
