@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -53,3 +54,18 @@ class IdMixin:
 
 class CreatedMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KindMixin:
+    """Rows that say what sort of thing they are in a `kind` column (jobs, suggestions). `of_kind` reads
+    the same on an instance (a bool) and on the class (a SQL condition), so callers never spell out the
+    comparison: a project's kind is handled by app/kinds, and these are not project kinds."""
+
+    @hybrid_method
+    def of_kind(self, *kinds: str) -> Any:
+        return getattr(self, "kind") in kinds  # noqa: B009 - the column is declared by each table
+
+    @of_kind.expression
+    def _of_kind_sql(cls, *kinds: str) -> Any:
+        column: Any = getattr(cls, "kind")  # noqa: B009
+        return column.in_(kinds) if len(kinds) > 1 else column == kinds[0]

@@ -6,13 +6,13 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, KindMixin
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
-class Job(IdMixin, CreatedMixin, Base):
+class Job(KindMixin, IdMixin, CreatedMixin, Base):
     """Background work: the web enqueues it, a Celery worker runs it and records progress here."""
 
     __tablename__ = "jobs"

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, JSONType
+from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, JSONType, KindMixin
 
 
 class Task(IdMixin, CreatedMixin, Base):
@@ -48,7 +48,7 @@ class Task(IdMixin, CreatedMixin, Base):
     import_job_id: Mapped[int | None] = mapped_column(BigIntPK)
 
 
-class Suggestion(IdMixin, CreatedMixin, Base):
+class Suggestion(KindMixin, IdMixin, CreatedMixin, Base):
     """A machine proposal for a task: generated responses, a predicted label, a judge's preference."""
 
     __tablename__ = "suggestions"
