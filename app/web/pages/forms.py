@@ -1,4 +1,4 @@
-"""Project settings <-> HTML form fields, per kind."""
+"""Project settings <-> HTML form fields; which fields a kind has, its kind says (app/kinds)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from app.models import ProjectKind
+from app.kinds import get_kind
+from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
 
 LIST_FIELDS = {"strength_scale", "criteria", "labels"}
 BOOL_FIELDS = {
@@ -21,21 +22,10 @@ INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max", "gold_m
 FLOAT_FIELDS = {"gold_rate", "min_seconds_per_task", "gold_min_accuracy"}
 CHOICE_FIELDS = {"rationale", "queue_order"}
 
-FIELDS_BY_KIND: dict[str, list[str]] = {
-    "pairwise": ["allow_ties", "strength_scale", "criteria", "rationale", "queue_order"],
-    "ranking": ["k", "allow_ties", "queue_order"],
-    "rating": ["scale_min", "scale_max", "criteria", "queue_order"],
-    "sft": ["show_draft_diff"],
-    "classification": ["labels", "multi_label"],
-}
-COMMON_FIELDS = ["overlap", "lease_minutes", "show_suggestions"]
-QUALITY_FIELDS = ["gold_rate", "gold_min_accuracy", "gold_min_answers", "auto_pause", "min_seconds_per_task",
-                  "reveal_annotators"]  # fmt: skip
 
-
-def settings_from_form(kind: ProjectKind | str, form: FormData) -> dict[str, Any]:
+def settings_from_form(kind: str, form: FormData) -> dict[str, Any]:
     settings: dict[str, Any] = {}
-    for name in COMMON_FIELDS + QUALITY_FIELDS + FIELDS_BY_KIND[str(kind)]:
+    for name in (*COMMON_FIELDS, *QUALITY_FIELDS, *get_kind(kind).settings_fields):
         if name in BOOL_FIELDS:
             settings[name] = form.get(name) in ("on", "true", "1")
             continue

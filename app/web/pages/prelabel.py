@@ -18,6 +18,7 @@ from app.auth.policies import can_cancel, role_in
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
 from app.core.jobs import request_cancel
+from app.kinds import kind_of
 from app.labeling import service as labeling
 from app.models import Annotation, Assignment, Job, Project, ProjectKind, Role, Suggestion, Task, User
 from app.prelabel import prompts, review, service
@@ -311,27 +312,6 @@ def review_page(
     )
 
 
-def _result_from_form(project: Project, form: FormData, order: list[str]) -> dict[str, Any]:
-    kind = ProjectKind(project.kind)
-    if kind is ProjectKind.classification:
-        return {"labels": [v for v in form.getlist("labels") if isinstance(v, str)]}
-    if kind is ProjectKind.sft:
-        return {"response": str(form.get("response") or "")}
-    if kind is ProjectKind.ranking:
-        letters = [c for c in (_text(form, "ranking") or "").upper() if c.isalpha()]
-        by_letter = {LETTERS[i]: rid for i, rid in enumerate(order)}
-        if sorted(letters) != sorted(by_letter):
-            raise InvalidInput(f"type every response letter once, best first: {''.join(sorted(by_letter))}")
-        return {"ranking": [by_letter[c] for c in letters]}
-    choice = _text(form, "choice")
-    if not choice:
-        raise InvalidInput("choose a response (1, 2) or a tie (3)")
-    result: dict[str, Any] = {"choice": choice}
-    if rationale := _text(form, "rationale"):
-        result["rationale"] = rationale
-    return result
-
-
 @router.post("/projects/{pid}/prelabel/review")
 def review_answer(
     request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, form: FormDep
@@ -352,7 +332,7 @@ def review_answer(
             raise NotFound("suggestion not found")
         lease = session.get(Assignment, assignment_id) if assignment_id else None
         order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
-        result = None if action == "accept" else _result_from_form(project, form, order)
+        result = None if action == "accept" else kind_of(project).result_from_form(form, order)
         try:
             body = ReviewBody.model_validate(
                 {

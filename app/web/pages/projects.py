@@ -22,11 +22,13 @@ from app.imports.job import start_import_job, store_upload
 from app.imports.readers import read_rows
 from app.imports.service import import_inline
 from app.imports.shapes import parse_mapping
+from app.kinds import KIND_NAMES, kind_of
+from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
 from app.models import Job, Project, ProjectKind, Role, Task, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.pages.deps import FormDep
-from app.web.pages.forms import COMMON_FIELDS, FIELDS_BY_KIND, QUALITY_FIELDS, settings_from_form
+from app.web.pages.forms import settings_from_form
 from app.web.templating import render
 
 router = APIRouter()
@@ -34,7 +36,7 @@ router = APIRouter()
 
 def _errors(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'] if p not in ProjectKind.__members__) or 'value'}: {e['msg']}"
+        f"{'.'.join(str(p) for p in e['loc'] if p not in KIND_NAMES) or 'value'}: {e['msg']}"
         for e in exc.errors()
     )
 
@@ -115,7 +117,7 @@ def _settings_form(
             created=created,
             common_fields=COMMON_FIELDS,
             quality_fields=QUALITY_FIELDS,
-            kind_fields=FIELDS_BY_KIND[str(project.kind)],
+            kind_fields=kind_of(project).settings_fields,
         ),
         status_code=status_code,
     )

@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
-from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import role_in
 from app.core.errors import NotFound, PreflabError
 from app.core.security import pseudonym
+from app.kinds import kind_of
 from app.models import Annotation, Member, Project, Role, Suggestion, Task, User
 from app.quality import charts, reviews
 from app.quality.stats import stats_for
@@ -123,28 +123,6 @@ def task_page(
     return _task_page(request, session, project, user, _task_in(session, project, tid))
 
 
-def result_from_form(kind: str, form: FormData) -> dict[str, Any]:
-    """A corrected result from the review page's fields, per kind."""
-    if kind == "pairwise":
-        result: dict[str, Any] = {"choice": form.get("choice")}
-        if str(form.get("strength") or "").isdigit():
-            result["strength"] = int(str(form.get("strength")))
-        return result
-    if kind == "classification":
-        return {"labels": [str(v) for v in form.getlist("labels")]}
-    if kind == "sft":
-        return {"response": str(form.get("response") or "")}
-    if kind == "ranking":
-        groups = [g.strip() for g in str(form.get("ranking") or "").split(",") if g.strip()]
-        return {"ranking": [g.split("=") if "=" in g else g for g in groups]}
-    ratings: dict[str, dict[str, int]] = {}
-    for key, value in form.multi_items():
-        if key.startswith("rating__") and isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            _, rid, criterion = key.split("__", 2)
-            ratings.setdefault(rid, {})[criterion] = int(value)
-    return {"ratings": ratings}
-
-
 @router.post("/projects/{pid}/review")
 def review_answer(
     request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, form: FormDep
@@ -163,7 +141,9 @@ def review_answer(
         with session.begin_nested():
             reviews.review_annotation(
                 session, annotation=annotation, reviewer=user, verdict=verdict,
-                result=result_from_form(str(project.kind), form) if verdict == "correct" else None,
+                result=kind_of(project).result_from_form(form, [str(r["id"]) for r in task.responses])
+                if verdict == "correct"
+                else None,
                 comment=str(form.get("comment") or "") or None,
             )  # fmt: skip
     except PreflabError as exc:

@@ -1,0 +1,58 @@
+"""Ranking: order k responses best first, ties allowed where the project says so."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from app.kinds.base import Compared, fail
+from app.kinds.forms import FormFields, parse_ranking, text_of
+from app.kinds.settings import ComparedSettings
+
+
+class RankingSettings(ComparedSettings):
+    kind: Literal["ranking"] = "ranking"
+    k: int = Field(4, ge=2, le=20, description="responses to rank")
+    allow_ties: bool = False
+
+
+class Ranking(Compared):
+    # ── identity and settings ────────────────────────────────────────────────────────────────────────
+    name = "ranking"
+    label = "Ranking"
+    settings_model = RankingSettings
+    settings_fields: ClassVar[tuple[str, ...]] = ("k", "allow_ties", "queue_order")
+
+    # ── results (labeling) ───────────────────────────────────────────────────────────────────────────
+    def validate_result(
+        self, settings: dict[str, Any], response_ids: list[str], result: dict[str, Any]
+    ) -> dict[str, Any]:
+        ranking = result.get("ranking")
+        if not isinstance(ranking, list) or not ranking:
+            raise fail("ranking must be a list of response ids, best first")
+        flat: list[str] = []
+        for item in ranking:
+            if isinstance(item, list):  # a group of tied responses
+                if not settings.get("allow_ties"):
+                    raise fail("this project does not allow ties in a ranking")
+                flat.extend(item)
+            else:
+                flat.append(item)
+        if sorted(map(str, flat)) != sorted(response_ids) or len(set(flat)) != len(flat):
+            raise fail(f"ranking must name every response exactly once: {response_ids}")
+        return {"ranking": ranking}
+
+    # ── forms (the review and pre-label review pages) ────────────────────────────────────────────────
+    def result_from_form(self, form: FormFields, order: list[str]) -> dict[str, Any]:
+        return {"ranking": parse_ranking(text_of(form, "ranking"), order)}
+
+    # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+
+    # ── export ───────────────────────────────────────────────────────────────────────────────────────
+
+    # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+
+    # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+
+    # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
