@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Forbidden, NotFound
 from app.models import Job, Member, Project, Role, Snapshot, Task, TrainedModel, User
+
+T = TypeVar("T")
 
 ROLE_ACTIONS = {
     Role.annotator: "annotate",
@@ -90,9 +94,38 @@ def snapshot_for(session: Session, *, snapshot_id: int, user: User) -> Snapshot:
 
 def can_cancel(job: Job, user: User) -> Job:
     """Leads stop their project's imports, exports and pre-labels; a training run is the admins'."""
-    if job.kind == "training" and not user.is_admin:
+    if job.of_kind("training") and not user.is_admin:
         raise Forbidden("only administrators can stop a training run")
     return job
+
+
+def readable_models(user: User) -> Select[TrainedModel]:
+    """The models a user may see: all of them for admins, else those trained on a snapshot of a project
+    the user leads."""
+    stmt = select(TrainedModel)
+    if not user.is_admin:
+        led = select(Member.project_id).where(Member.user_id == user.id, Member.role == Role.lead.name)
+        stmt = stmt.join(Snapshot, Snapshot.id == TrainedModel.snapshot_id).where(
+            Snapshot.project_id.in_(led)
+        )
+    return stmt
+
+
+def in_project(found: T | None, project: Project, *, missing: str) -> T:
+    """`found` when it belongs to `project`; NotFound(missing) when it is absent or another project's, so a
+    caller cannot tell the two apart. The one place that compares a thing's project with the caller's."""
+    if found is None or _project_id_of(found) != project.id:
+        raise NotFound(missing)
+    return found
+
+
+def get_in_project(session: Session, entity: type[T], ident: Any, project: Project, *, missing: str) -> T:
+    """Load a row by primary key and check it belongs to the project (in_project)."""
+    return in_project(session.get(entity, ident) if ident is not None else None, project, missing=missing)
+
+
+def _project_id_of(found: Any) -> int | None:
+    return getattr(found, "project_id", None)
 
 
 def model_for(session: Session, *, model_id: int, user: User) -> TrainedModel:

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.deps import AdminUser, CurrentUser, ModelDep, SessionDep
+from app.auth.policies import readable_models
 from app.core.errors import PreflabError
 from app.models import Job, Project, Snapshot, TrainedModel
 from app.training.schemas import FORMAT_FOR, TrainingRequest
 from app.training.service import models_dir, start_training
-from app.web.api.v1.training import visible_models
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -101,7 +101,7 @@ def start_run(request: Request, admin: AdminUser, session: SessionDep, form: For
 
 @router.get("/models")
 def models_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    models = list(session.scalars(visible_models(user).order_by(TrainedModel.id.desc()).limit(500)))
+    models = list(session.scalars(readable_models(user).order_by(TrainedModel.id.desc()).limit(500)))
     return render(request, "training/models.html", {"models": models})
 
 

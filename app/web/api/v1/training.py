@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import Select, select
 
 from app.auth.deps import AdminUser, CurrentUser, ModelDep, SessionDep
+from app.auth.policies import readable_models
 from app.jobs.schemas import JobAccepted
-from app.models import Member, Snapshot, TrainedModel, User
+from app.models import TrainedModel
 from app.training.schemas import ModelRead, TrainingRequest
 from app.training.service import start_training
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
@@ -20,22 +20,11 @@ def create_training_job(body: TrainingRequest, admin: AdminUser, session: Sessio
     return JobAccepted(job_id=start_training(session, request=body, user=admin).id)
 
 
-def visible_models(user: User) -> Select[TrainedModel]:
-    """Admins see every model; leads the models trained on their projects' snapshots."""
-    stmt = select(TrainedModel)
-    if not user.is_admin:
-        led = select(Member.project_id).where(Member.user_id == user.id, Member.role == "lead")
-        stmt = stmt.join(Snapshot, Snapshot.id == TrainedModel.snapshot_id).where(
-            Snapshot.project_id.in_(led)
-        )
-    return stmt
-
-
 @router.get("/models")
 def list_models(
     user: CurrentUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[ModelRead]:
-    page = page_of(session, visible_models(user), TrainedModel.id, cursor=cursor, limit=limit)
+    page = page_of(session, readable_models(user), TrainedModel.id, cursor=cursor, limit=limit)
     return Page(items=[ModelRead.model_validate(m) for m in page.items], next_cursor=page.next_cursor)
 
 
