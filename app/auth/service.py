@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import record
@@ -113,3 +113,18 @@ def user_for_token(session: Session, raw: str) -> User | None:
     if last_used_at is None or now - last_used_at > timedelta(minutes=1):
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
     return user
+
+
+def tokens_of(session: Session, user: User, *, newest_first: bool = False) -> list[ApiToken]:
+    order = ApiToken.id.desc() if newest_first else ApiToken.id
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(order)))
+
+
+def users_in_order(*, active_only: bool = False, by_email: bool = False) -> Select[User]:
+    """Every user (or the active ones), by id or by e-mail: a statement, so lists can page over it."""
+    stmt = select(User).order_by(User.email if by_email else User.id)
+    return stmt.where(User.is_active) if active_only else stmt
+
+
+def all_users(session: Session, *, active_only: bool = False, by_email: bool = False) -> list[User]:
+    return list(session.scalars(users_in_order(active_only=active_only, by_email=by_email)))

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.core.audit import record
 from app.core.errors import InvalidInput, NotFound
-from app.models import Annotation, Member, Project, Role, Task, User, utcnow
+from app.models import Annotation, Job, Member, Project, Role, Task, User, utcnow
 from app.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate, validate_settings
 
 
@@ -237,3 +237,17 @@ def count_tasks(
     where = [Task.project_id == project.id] + ([Task.status == "open"] if open_only else [])
     total = int(session.scalar(select(func.count()).select_from(Task).where(*where)) or 0)
     return min(total, limit) if limit else total
+
+
+def recent_jobs(session: Session, project: Project, *, limit: int = 5) -> list[Job]:
+    return list(
+        session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(limit))
+    )
+
+
+def tasks_page(session: Session, project: Project, *, after: int | None, limit: int = 50) -> list[Task]:
+    """One page of the project's tasks in id order, after the task id `after`."""
+    stmt = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Task.id > after)
+    return list(session.scalars(stmt))

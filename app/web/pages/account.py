@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import Response
 
 from app.auth import service
@@ -16,9 +15,7 @@ router = APIRouter()
 
 
 def _tokens(session: SessionDep, user: User) -> list[ApiToken]:
-    return list(
-        session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()))
-    )
+    return service.tokens_of(session, user, newest_first=True)
 
 
 @router.get("/account")
@@ -46,7 +43,7 @@ def revoke_token(request: Request, token_id: int, user: CurrentUser, session: Se
 
 @router.get("/admin/users")
 def users_page(request: Request, admin: AdminUser, session: SessionDep) -> Response:
-    users = list(session.scalars(select(User).order_by(User.id)))
+    users = service.all_users(session)
     return render(request, "admin/users.html", {"users": users, "error": None}, block="users")
 
 
@@ -76,7 +73,7 @@ def create_user(
         error = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
     except PreflabError as exc:
         error = exc.message
-    users = list(session.scalars(select(User).order_by(User.id)))
+    users = service.all_users(session)
     return render(
         request,
         "admin/users.html",

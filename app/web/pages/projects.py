@@ -4,9 +4,9 @@ from typing import Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
+from app.auth import service as auth_service
 from app.auth.deps import (
     AdminUser,
     CurrentUser,
@@ -24,7 +24,7 @@ from app.imports.service import import_inline
 from app.imports.shapes import parse_mapping
 from app.kinds import KIND_NAMES, kind_of
 from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
-from app.models import Job, Project, ProjectKind, Role, Task, User
+from app.models import Project, ProjectKind, Role, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.pages.deps import FormDep
@@ -90,9 +90,7 @@ def create_project(request: Request, admin: AdminUser, session: SessionDep, form
 def project_page(
     request: Request, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
 ) -> Response:
-    jobs = list(
-        session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(5))
-    )
+    jobs = service.recent_jobs(session, project)
     return render(request, "projects/detail.html", _ctx(session, project, user, jobs=jobs), block="progress")
 
 
@@ -167,9 +165,7 @@ def members_page(
     members = service.list_members(session, project=project)
     member_ids = {u.id for _, u in members}
     others = [
-        u
-        for u in session.scalars(select(User).where(User.is_active).order_by(User.email))
-        if u.id not in member_ids
+        u for u in auth_service.all_users(session, active_only=True, by_email=True) if u.id not in member_ids
     ]
     return render(
         request,
@@ -277,10 +273,7 @@ def tasks_page(
     session: SessionDep,
     after: int | None = Query(None),
 ) -> Response:
-    stmt = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(50)
-    if after is not None:
-        stmt = stmt.where(Task.id > after)
-    tasks = list(session.scalars(stmt))
+    tasks = service.tasks_page(session, project, after=after)
     return render(
         request,
         "projects/tasks.html",

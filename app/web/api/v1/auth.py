@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from app.auth import service
 from app.auth.deps import AdminUser, CurrentUser, SessionDep
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead
-from app.models import ApiToken, User
+from app.models import User
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
 
 router = APIRouter(tags=["auth"])
@@ -19,8 +18,7 @@ def me(user: CurrentUser) -> UserRead:
 
 @router.get("/tokens")
 def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenRead]:
-    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))
-    return [TokenRead.model_validate(t) for t in tokens]
+    return [TokenRead.model_validate(t) for t in service.tokens_of(session, user)]
 
 
 @router.post("/tokens", status_code=201)
@@ -39,7 +37,7 @@ def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Respo
 def list_users(
     admin: AdminUser, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
 ) -> Page[UserRead]:
-    page = page_of(session, select(User), User.id, cursor=cursor, limit=limit)
+    page = page_of(session, service.users_in_order(), User.id, cursor=cursor, limit=limit)
     return Page(items=[UserRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor)
 
 
