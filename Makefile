@@ -30,6 +30,7 @@ lint: setup
 	$(BIN)/ruff check app workers tests bench migrations
 	$(BIN)/ruff format --check app workers tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Both passes select by marker (declared in pyproject.toml, applied in tests/markers.py). `training` tests
 # drive runs through a gpu-queue worker against PostgreSQL, as production does: the PostgreSQL pass runs
