@@ -30,16 +30,17 @@ lint: setup
 	$(BIN)/ruff check app workers tests bench migrations
 	$(BIN)/ruff format --check app workers tests bench migrations
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
-# tests/training drives training runs through a gpu-queue worker against PostgreSQL, as production does:
-# the PostgreSQL pass runs it.
+# Both passes select by marker (declared in pyproject.toml, applied in tests/markers.py). `training` tests
+# drive runs through a gpu-queue worker against PostgreSQL, as production does: the PostgreSQL pass runs
+# them. `no_db` tests (the ML core: TRL on a tiny model) never touch the database: the SQLite pass runs
+# them, the PostgreSQL pass does not repeat them.
 test-sqlite: setup
-	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/training
+	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider -m "not training"
 
-# tests/trainers never touch the database (TRL on a tiny model, in and out of a subprocess): the SQLite
-# pass runs them, the PostgreSQL pass does not repeat them.
 test-postgresql: setup
-	PREFLAB_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider --ignore=tests/trainers
+	PREFLAB_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider -m "not no_db"
 
 test: lint test-sqlite test-postgresql
 

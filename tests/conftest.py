@@ -42,6 +42,10 @@ from app.main import create_app  # noqa: E402
 from app.models import Base  # noqa: E402
 from tests import factories  # noqa: E402
 
+# Worker fixtures (celery_worker, job_waiter) for every domain, and the markers that follow from where a
+# test lives (tests/markers.py).
+pytest_plugins = ["tests.worker", "tests.markers"]
+
 
 def _recreate_pg_database() -> None:
     import psycopg

@@ -16,7 +16,6 @@ from app.prelabel import service
 from app.prelabel.schemas import PrelabelRequest
 from app.prelabel.stub import StubServer
 from tests import factories
-from tests.workers.conftest import celery_worker, job_waiter  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Generate with trained policies: the request, what is refused before anything is queued, the page's choice
 of source, and the job's local loop with a stand-in for the torch generator (workers/trainers/generate.py
-is tested in tests/trainers/test_generate.py, and the whole path on a real gpu worker in
+is tested in tests/mlcore/test_generate.py, and the whole path on a real gpu worker in
 tests/training/test_policy_generate.py). No torch here: this runs in both the SQLite and PostgreSQL passes."""
 
 from __future__ import annotations

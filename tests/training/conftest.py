@@ -17,7 +17,7 @@ from app.exports.service import snapshots_root
 from app.models import Role
 from app.training.service import models_dir
 from tests import factories
-from tests.workers.conftest import wait_for_job  # noqa: F401 - the shared job waiter
+from tests.worker import wait_for_job  # noqa: F401 - the shared job waiter
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

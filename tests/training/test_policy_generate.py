@@ -16,7 +16,7 @@ from app.main import create_app
 from app.models import Project, Snapshot, Suggestion, Task, TrainedModel, User
 from app.prelabel.service import LOCAL
 from tests import factories
-from tests.workers.conftest import wait_for_job
+from tests.worker import wait_for_job
 
 CHAT = [{"role": "system", "content": "Answer in one line."}, {"role": "user", "content": "What is a map?"}]
 PROMPTS: list[Any] = ["Explain how the cat reads a story.", "Why does a robot build clear code?", CHAT]

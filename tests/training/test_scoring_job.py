@@ -16,7 +16,7 @@ from app.main import create_app
 from app.models import Job, Role, Suggestion, Task
 from app.training.service import models_dir
 from tests import factories
-from tests.workers.conftest import wait_for_job
+from tests.worker import wait_for_job
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from app.core.db import session_scope
 from app.main import create_app
 from app.models import Job, JobMetric, TrainedModel, utcnow
 from tests.conftest import login
-from tests.workers.conftest import wait_for_job
+from tests.worker import wait_for_job
 
 SNAPSHOT_FOR = {"sft": "sft", "reward": "preference", "dpo": "preference", "kto": "kto"}
 FAST = {"max_steps": 3, "learning_rate": 5e-4, "per_device_train_batch_size": 2, "max_length": 64}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.trainers.rows import kto_rows, preference_rows, sft_rows, write_jsonl
+from tests.mlcore.rows import kto_rows, preference_rows, sft_rows, write_jsonl
 from workers.trainers import dpo, kto, reward, sft
 from workers.trainers.callbacks import EventCallback
 from workers.trainers.common import RunResult, load_data_files

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.trainers.rows import preference_rows, sft_rows, write_jsonl
+from tests.mlcore.rows import preference_rows, sft_rows, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 

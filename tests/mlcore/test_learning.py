@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from datasets import Dataset
 
-from tests.trainers.rows import preference_rows, separable_preference_rows
+from tests.mlcore.rows import preference_rows, separable_preference_rows
 from workers.trainers import dpo, reward
 from workers.trainers.callbacks import EventCallback
 from workers.trainers.config import TrainConfig

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.needs_worker  # `preflab serve` runs its own worker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from datasets import Dataset
 
-from tests.trainers.rows import preference_rows, sft_rows, write_jsonl
+from tests.mlcore.rows import preference_rows, sft_rows, write_jsonl
 from workers.trainers import sft
 from workers.trainers.common import choose_precision, load_data_files, split_dataset, trl_args
 from workers.trainers.config import TrainConfig

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from tests.trainers.rows import separable_preference_rows
+from tests.mlcore.rows import separable_preference_rows
 from workers.trainers import reward
 from workers.trainers.config import TrainConfig
 from workers.trainers.score import RewardScorer

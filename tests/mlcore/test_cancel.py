@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from datasets import Dataset
 
-from tests.trainers.rows import preference_rows, sft_rows
+from tests.mlcore.rows import preference_rows, sft_rows
 from workers.trainers import reward, sft
 from workers.trainers.callbacks import CancelCallback, EventCallback
 from workers.trainers.config import TrainConfig

@@ -1,4 +1,5 @@
-"""A real Celery worker process on the Redis broker, sharing the test database."""
+"""A real Celery worker process on the Redis broker, sharing the test database: a plugin (see
+tests/conftest.py), so every domain's tests can ask for `celery_worker` and `job_waiter`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from app.cli import QUIET_WORKER, worker_command
 from app.core.db import session_scope
 from app.models import Job
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
