@@ -15,9 +15,9 @@ from datasets import Dataset, DatasetDict
 from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from workers.trainers.callbacks import CancelCallback, numeric_metrics
-from workers.trainers.config import TrainConfig
-from workers.trainers.inputs import TrainingInputError, check_data_files, data_format, resolve_base_model
+from mlcore.callbacks import CancelCallback, numeric_metrics
+from mlcore.config import TrainConfig
+from mlcore.inputs import TrainingInputError, check_data_files, data_format, resolve_base_model
 
 EVAL_SPLITS = ("eval", "test", "validation")
 

@@ -104,7 +104,7 @@ class TrainConfig:
     logging_steps: int = 1
     precision: Precision = "auto"  # auto: bf16 on a CUDA GPU that has it, fp16 on an older one, fp32 on CPU
     cancel_file: str | None = None  # the run stops at the next step once this file exists
-    events_file: str | None = None  # where `python -m workers.trainers` writes its JSON-lines events
+    events_file: str | None = None  # where `python -m mlcore` writes its JSON-lines events
     trl_args: dict[str, Any] = field(default_factory=dict)  # passed to TRL's XxxConfig as is (expert knobs)
 
     def __post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""The JSON-lines events `python -m workers.trainers` writes, one object per line, in this order:
+"""The JSON-lines events `python -m mlcore` writes, one object per line, in this order:
 
     {"event": "start", "total_steps": N}
     {"event": "step", "step": k, "total_steps": N}                        after every optimizer step

@@ -23,7 +23,7 @@ class LoraRequest(BaseModel):
 
 
 class TrainParams(BaseModel):
-    """Hyper-parameters; anything left out takes the method's default (workers/trainers/config.py)."""
+    """Hyper-parameters; anything left out takes the method's default (mlcore/config.py)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from datasets import Dataset
 
+from mlcore import reward, sft
+from mlcore.callbacks import CancelCallback, EventCallback
+from mlcore.config import TrainConfig
 from tests.trainers.rows import preference_rows, sft_rows
-from workers.trainers import reward, sft
-from workers.trainers.callbacks import CancelCallback, EventCallback
-from workers.trainers.config import TrainConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 

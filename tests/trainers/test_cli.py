@@ -1,4 +1,4 @@
-"""`python -m workers.trainers CONFIG.json` as a worker runs it: events file, exit codes, cancel, SIGTERM."""
+"""`python -m mlcore CONFIG.json` as a worker runs it: events file, exit codes, cancel, SIGTERM."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def write_config(tmp_path: Path, **fields: Any) -> Path:
 
 def start(config_path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "workers.trainers", str(config_path)],
+        [sys.executable, "-m", "mlcore", str(config_path)],
         cwd=ROOT,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
         stdout=subprocess.PIPE,

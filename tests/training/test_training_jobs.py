@@ -83,7 +83,7 @@ def test_each_method_trains_saves_and_reloads(
         assert model.metrics["eval"]["perplexity"] > 1.0
     if method == "reward":
         if lora:
-            from workers.trainers.reward import load_reward_model
+            from mlcore.reward import load_reward_model
 
             assert load_reward_model(str(path)) is not None
         else:
@@ -133,7 +133,7 @@ def test_missing_base_model_fails_readably(lab: dict[str, Any], gpu_worker: obje
 def _trainer_of(worker: psutil.Process) -> psutil.Process | None:
     for child in worker.children(recursive=True):
         try:
-            if "workers.trainers" in " ".join(child.cmdline()):
+            if "mlcore" in " ".join(child.cmdline()):
                 return child
         except psutil.Error:
             continue
