@@ -1,6 +1,6 @@
 """`python -m mlcore CONFIG.json`: one training run in its own process, reporting as JSON lines.
 
-Exit codes: 0 done, 3 cancelled (cancel file or SIGTERM; what was trained is saved), 2 a readable input error,
+Exit codes: 0 done, 3 cancelled (cancel file or SIGTERM; nothing is saved), 2 a readable input error,
 1 a crash (traceback on stderr). Events: start, metrics, step, eval, then done or error.
 """
 
@@ -93,7 +93,7 @@ def _run(config: TrainConfig, emit: EventWriter) -> int:
     terminated = threading.Event()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        terminated.set()  # stop at the next step boundary, then save and report like a cancel
+        terminated.set()  # stop at the next step boundary and report like a cancel
 
     signal.signal(signal.SIGTERM, on_sigterm)
 

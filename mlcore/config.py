@@ -1,5 +1,9 @@
 """What one training run needs to know, as plain data that survives a trip through JSON (a Job row, a file).
 
+Every hyper-parameter is declared here, once: a field of `TrainConfig` or `LoraSettings` whose metadata says
+how it is labelled, explained and bounded and what it defaults to per method (mlcore/hyperparameters.py).
+`validate()` checks those bounds; the API's params schema and the training form are built from these fields.
+
 Hyper-parameters left as None take the method's default when the config is built (see `defaults_for`), so the
 stored config always records the values that were actually used.
 """
@@ -10,78 +14,113 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, cast, get_args
 
+from mlcore.hyperparameters import (
+    HYPERPARAMETER,
+    Hyperparameter,
+    check_bounds,
+    check_numbers,
+    hyperparameters,
+)
+
 Method = Literal["sft", "reward", "dpo", "kto"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 METHODS: tuple[str, ...] = get_args(Method)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 
-# Learning rates, (full fine-tuning, LoRA). LoRA trains few, freshly initialised weights, so it wants about
-# ten times the full rate. SFT follows TRL's SFT docs; the reward rate is the usual one for a fresh scalar
-# head on a pretrained body; DPO uses Zephyr's 5e-7 (alignment-handbook); KTO keeps TRL's 1e-6, the middle of
-# the paper's 5e-7..5e-6. These suit real 0.5B-8B models; tiny test models need larger rates to move in a few
-# steps, which tests set explicitly.
-_LEARNING_RATES: dict[str, tuple[float, float]] = {
-    "sft": (2e-5, 2e-4),
-    "reward": (1e-5, 1e-4),
-    "dpo": (5e-7, 5e-6),
-    "kto": (1e-6, 1e-5),
-}
 
-# Per-method defaults besides the learning rate. Preference methods put two sequences (DPO, reward) or a
-# completion and its KL partner (KTO) through the model per row, so their batches are smaller. One epoch for
-# preference methods: reward models and DPO overfit quickly on a second pass (InstructGPT, Zephyr). Three for
-# SFT, the Trainer default, because human-written SFT sets are small. KTO needs a batch of at least 2: its KL
-# estimate pairs each prompt with a neighbour's completion.
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sft": {"num_train_epochs": 3.0, "per_device_train_batch_size": 8, "max_length": 1024},
-    "reward": {"num_train_epochs": 1.0, "per_device_train_batch_size": 4, "max_length": 1024},
-    "dpo": {"num_train_epochs": 1.0, "per_device_train_batch_size": 4, "max_length": 1024},
-    "kto": {"num_train_epochs": 1.0, "per_device_train_batch_size": 8, "max_length": 1024},
-}
-
-
-_NUMBERS = (
-    "learning_rate",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "max_length",
-    "beta",
-    "warmup_ratio",
-    "seed",
-    "logging_steps",
+_RANK = Hyperparameter("Rank", "rank of the LoRA update matrices", ge=1, at_most=1024)
+_ALPHA = Hyperparameter("Alpha", "LoRA scaling: the update is multiplied by alpha / r", gt=0, at_most=4096)
+_DROPOUT = Hyperparameter("Dropout", "dropout on the LoRA layers' input", ge=0, lt=1)
+_TARGET_MODULES = Hyperparameter(
+    "Target modules", "module names to adapt, or 'all-linear' for every linear one"
 )
 
 
 @dataclass
 class LoraSettings:
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: str | list[str] = "all-linear"
+    r: int = field(default=16, metadata={HYPERPARAMETER: _RANK})
+    alpha: int = field(default=32, metadata={HYPERPARAMETER: _ALPHA})
+    dropout: float = field(default=0.05, metadata={HYPERPARAMETER: _DROPOUT})
+    target_modules: str | list[str] = field(default="all-linear", metadata={HYPERPARAMETER: _TARGET_MODULES})
 
     def validate(self) -> None:
-        for name in ("r", "alpha", "dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"lora.{name} must be a number, got {value!r}")
-        if self.r < 1:
-            raise ValueError(f"lora.r must be at least 1, got {self.r}")
-        if self.alpha <= 0:
-            raise ValueError(f"lora.alpha must be positive, got {self.alpha}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+        check_numbers(self, "lora.")
+        check_bounds(self, "lora.")
         if not self.target_modules:
             raise ValueError("lora.target_modules must name at least one module, or be 'all-linear'")
+
+
+# Learning rates: LoRA trains few, freshly initialised weights, so it wants about ten times the full rate. SFT
+# follows TRL's SFT docs; the reward rate is the usual one for a fresh scalar head on a pretrained body; DPO
+# uses Zephyr's 5e-7 (alignment-handbook); KTO keeps TRL's 1e-6, the middle of the paper's 5e-7..5e-6. These
+# suit real 0.5B-8B models; tiny test models need larger rates to move in a few steps, which tests set.
+_LEARNING_RATE = Hyperparameter(
+    "Learning rate",
+    "peak learning rate of the optimizer",
+    gt=0,
+    le=1,
+    per_method={"sft": 2e-5, "reward": 1e-5, "dpo": 5e-7, "kto": 1e-6},
+    per_method_lora={"sft": 2e-4, "reward": 1e-4, "dpo": 5e-6, "kto": 1e-5},
+)
+# One epoch for preference methods: reward models and DPO overfit quickly on a second pass (InstructGPT,
+# Zephyr). Three for SFT, the Trainer default, because human-written SFT sets are small.
+_EPOCHS = Hyperparameter(
+    "Epochs",
+    "passes over the training data (max_steps, when set, wins)",
+    gt=0,
+    at_most=100,
+    per_method={"sft": 3.0, "reward": 1.0, "dpo": 1.0, "kto": 1.0},
+)
+# validate() also refuses 0, which the range cannot say.
+_MAX_STEPS = Hyperparameter(
+    "Max steps (-1: by epochs)", "optimizer steps to run; -1 trains by epochs", ge=-1, at_most=10_000_000
+)
+# Preference methods put two sequences (DPO, reward) or a completion and its KL partner (KTO) through the
+# model per row, so their batches are smaller. KTO needs a batch of at least 2: its KL estimate pairs each
+# prompt with a neighbour's completion (checked in validate()).
+_BATCH_SIZE = Hyperparameter(
+    "Batch size per device",
+    "rows per device and step, before gradient accumulation",
+    ge=1,
+    at_most=4096,
+    per_method={"sft": 8, "reward": 4, "dpo": 4, "kto": 8},
+)
+_ACCUMULATION = Hyperparameter(
+    "Gradient accumulation", "batches whose gradients add up to one optimizer step", ge=1, at_most=4096
+)
+_MAX_LENGTH = Hyperparameter(
+    "Max length (tokens)",
+    "longest row kept, in tokens; longer rows are left out",
+    ge=8,
+    at_most=1_048_576,
+    unit="tokens",
+    per_method=dict.fromkeys(METHODS, 1024),
+)
+_BETA = Hyperparameter(
+    "β", "how far the policy may move from the reference", gt=0, at_most=100, methods=("dpo", "kto")
+)
+# transformers 5 reads a warmup below 1 as a ratio and 1 or more as a step count.
+_WARMUP = Hyperparameter("Warm-up ratio", "share of the steps that ramp the learning rate up", ge=0, lt=1)
+_SEED = Hyperparameter("Seed", "seed of the data order and of freshly initialised weights")
+_LOGGING_STEPS = Hyperparameter(
+    "Logging steps", "metrics every this many steps", ge=1, chosen_by_caller=False
+)
+_PRECISION = Hyperparameter(
+    "Precision", "auto: bf16 on a CUDA GPU that has it, fp16 on an older one, fp32 on CPU"
+)
 
 
 def defaults_for(method: str, *, lora: bool = False) -> dict[str, Any]:
     """The hyper-parameters a run of `method` gets when the caller leaves them unset."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    full_lr, lora_lr = _LEARNING_RATES[method]
-    return {"learning_rate": lora_lr if lora else full_lr, **_DEFAULTS[method]}
+    defaults: dict[str, Any] = {}
+    for declared in hyperparameters(TrainConfig):
+        described = declared.description
+        if method in described.per_method:
+            chosen = described.per_method_lora if lora and described.per_method_lora else described.per_method
+            defaults[declared.name] = chosen[method]
+    return defaults
 
 
 @dataclass
@@ -92,17 +131,18 @@ class TrainConfig:
     output_dir: str
     eval_file: str | None = None
     lora: LoraSettings | None = None
-    learning_rate: float | None = None  # None: defaults_for(method)
-    num_train_epochs: float | None = None  # None: defaults_for(method)
-    max_steps: int = -1  # -1: run num_train_epochs
-    per_device_train_batch_size: int | None = None  # None: defaults_for(method)
-    gradient_accumulation_steps: int = 1
-    max_length: int | None = None  # None: defaults_for(method)
-    beta: float = 0.1  # DPO / KTO: how far the policy may move from the reference
-    warmup_ratio: float = 0.0
-    seed: int = 0
-    logging_steps: int = 1
-    precision: Precision = "auto"  # auto: bf16 on a CUDA GPU that has it, fp16 on an older one, fp32 on CPU
+    # The hyper-parameters. A None default takes defaults_for(method) in __post_init__.
+    learning_rate: float | None = field(default=None, metadata={HYPERPARAMETER: _LEARNING_RATE})
+    num_train_epochs: float | None = field(default=None, metadata={HYPERPARAMETER: _EPOCHS})
+    max_steps: int = field(default=-1, metadata={HYPERPARAMETER: _MAX_STEPS})
+    per_device_train_batch_size: int | None = field(default=None, metadata={HYPERPARAMETER: _BATCH_SIZE})
+    gradient_accumulation_steps: int = field(default=1, metadata={HYPERPARAMETER: _ACCUMULATION})
+    max_length: int | None = field(default=None, metadata={HYPERPARAMETER: _MAX_LENGTH})
+    beta: float = field(default=0.1, metadata={HYPERPARAMETER: _BETA})
+    warmup_ratio: float = field(default=0.0, metadata={HYPERPARAMETER: _WARMUP})
+    seed: int = field(default=0, metadata={HYPERPARAMETER: _SEED})
+    logging_steps: int = field(default=1, metadata={HYPERPARAMETER: _LOGGING_STEPS})
+    precision: Precision = field(default="auto", metadata={HYPERPARAMETER: _PRECISION})
     cancel_file: str | None = None  # the run stops at the next step once this file exists
     events_file: str | None = None  # where `python -m mlcore` writes its JSON-lines events
     trl_args: dict[str, Any] = field(default_factory=dict)  # passed to TRL's XxxConfig as is (expert knobs)
@@ -119,44 +159,19 @@ class TrainConfig:
         """Raises ValueError naming the first bad value, in words an admin filling in a form understands."""
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name in ("base_model", "train_file", "output_dir"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ValueError(f"{name} is required (a path or name as text)")
-        for name in _NUMBERS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{name} must be a number, got {value!r}")
+        check_numbers(self)
         if not isinstance(self.trl_args, dict):
             raise ValueError("trl_args must be an object")
-        lr = cast(float, self.learning_rate)
-        if not 0.0 < lr <= 1.0:
-            raise ValueError(f"learning_rate must be in (0, 1], got {lr}")
-        if cast(float, self.num_train_epochs) <= 0:
-            raise ValueError(f"num_train_epochs must be positive, got {self.num_train_epochs}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise ValueError(f"max_steps must be -1 (train by epochs) or at least 1, got {self.max_steps}")
-        batch = cast(int, self.per_device_train_batch_size)
-        if batch < 1:
-            raise ValueError(f"per_device_train_batch_size must be at least 1, got {batch}")
-        if self.method == "kto" and batch < 2:
+        check_bounds(self)
+        if self.method == "kto" and cast(int, self.per_device_train_batch_size) < 2:
             raise ValueError(
                 "KTO needs per_device_train_batch_size of at least 2 (its KL estimate pairs rows)"
             )
-        if self.gradient_accumulation_steps < 1:
-            raise ValueError(
-                f"gradient_accumulation_steps must be at least 1, got {self.gradient_accumulation_steps}"
-            )
-        if cast(int, self.max_length) < 8:
-            raise ValueError(f"max_length must be at least 8 tokens, got {self.max_length}")
-        if self.beta <= 0:
-            raise ValueError(f"beta must be positive, got {self.beta}")
-        # transformers 5 reads a warmup below 1 as a ratio and 1 or more as a step count.
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.logging_steps < 1:
-            raise ValueError(f"logging_steps must be at least 1, got {self.logging_steps}")
         if self.lora is not None:
             self.lora.validate()
 

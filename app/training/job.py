@@ -188,11 +188,10 @@ def _finish(
     code = outcome["code"]
     config = orjson.loads(config_path.read_bytes())
     if code == 3 or (outcome["cancel"] and code != 0):
-        shutil.rmtree(config["output_dir"], ignore_errors=True)
         with session_scope() as session:
             job = session.get_one(Job, job_id)
             finish_job(job, "cancelled")
-            append_log(job, "cancelled; partial weights discarded")
+            append_log(job, "cancelled; the trainer keeps no weights of a cancelled run")
         return "cancelled"
     if code != 0 or "done" not in outcome:
         if code == 2 and outcome.get("error"):

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.core.db import session_scope
 from app.main import create_app
 from app.models import Job, JobMetric, TrainedModel, utcnow
+from app.training.service import models_dir
 from tests.conftest import login
 from tests.workers.conftest import wait_for_job
 
@@ -114,6 +115,7 @@ def test_cancel_stops_a_long_run(lab: dict[str, Any], gpu_worker: object, tiny_m
     assert job.status == "cancelled" and took < 10, (job.status, took, job.log[-2000:])
     with session_scope() as session:
         assert session.scalars(select(TrainedModel).where(TrainedModel.job_id == job_id)).first() is None
+    assert not any((models_dir() / f"job-{job_id}").glob("*"))  # a cancelled run keeps no weights
 
 
 def test_missing_base_model_fails_readably(lab: dict[str, Any], gpu_worker: object) -> None:
