@@ -25,7 +25,6 @@ from mlcore.hyperparameters import (
 Method = Literal["sft", "reward", "dpo", "kto"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 METHODS: tuple[str, ...] = get_args(Method)
-PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 _RANK = Hyperparameter("Rank", "rank of the LoRA update matrices", ge=1, at_most=1024)
