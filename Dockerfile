@@ -35,6 +35,7 @@ FROM scratch AS source
 WORKDIR /srv/preflab
 COPY pyproject.toml README.md alembic.ini ./
 COPY app/ app/
+COPY mlcore/ mlcore/
 COPY workers/ workers/
 COPY migrations/ migrations/
 COPY templates/ templates/
@@ -102,7 +103,7 @@ COPY --from=source /srv/preflab/ ./
 # the `preflab` console script; the in-tree build leftovers are removed.
 RUN pip install --no-deps . \
  && rm -rf build preflab.egg-info \
- && python -m compileall -q app workers migrations
+ && python -m compileall -q app mlcore workers migrations
 
 USER preflab
 EXPOSE 8000
@@ -136,7 +137,7 @@ RUN python /opt/preflab-build/requirements.py /tmp/pyproject.toml train > /tmp/r
 COPY --from=source /srv/preflab/ ./
 RUN pip install --no-deps . \
  && rm -rf build preflab.egg-info \
- && python -m compileall -q app workers migrations
+ && python -m compileall -q app mlcore workers migrations
 
 # Containers started with a GPU device request get the compute libraries
 # (libcuda) and nvidia-smi mounted in. Hugging Face downloads (base models,

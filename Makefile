@@ -27,8 +27,8 @@ run: setup
 	$(BIN)/preflab serve
 
 lint: setup
-	$(BIN)/ruff check app workers tests bench migrations
-	$(BIN)/ruff format --check app workers tests bench migrations
+	$(BIN)/ruff check app mlcore workers tests bench migrations
+	$(BIN)/ruff format --check app mlcore workers tests bench migrations
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

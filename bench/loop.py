@@ -8,8 +8,8 @@ Per seed (a new hidden set, new pairs, a new annotator draw):
 A. Label quality. The cast of bench/label_quality.py (careful, average, two left-biased annotators and a
    spammer) annotates a pool of tasks through the real app (queue, API, gold mixing, overlap 3). Preflab's
    export service writes two preference snapshots: naive majority and the quality-aware aggregate. A tiny
-   reward model (workers/trainers/tiny.py's Llama, trained by workers/trainers/reward.py) is trained on
-   each with the same seeds, hyper-parameters and number of steps, and scored (workers/trainers/score.py)
+   reward model (mlcore/tiny.py's Llama, trained by mlcore/reward.py) is trained on
+   each with the same seeds, hyper-parameters and number of steps, and scored (mlcore/score.py)
    on held-out pairs with known truth. For scale, the same model is also trained on the true labels of
    every pool task, and on the majority labels of only the tasks the quality-aware export kept.
 B. Active learning. The same pool, unlabelled. A random seed set is bought; then each round a reward model
@@ -177,7 +177,7 @@ def build_base_model(path: Path, words: list[str]) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from workers.trainers.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, build_tiny_model
+    from mlcore.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS, build_tiny_model
 
     build_tiny_model(path)
     rng = random.Random(0)
@@ -233,8 +233,8 @@ class RewardModels:
     def train(self, rows: list[dict[str, Any]], *, steps: int, seed: int) -> Path:
         from datasets import Dataset
 
-        from workers.trainers import reward
-        from workers.trainers.config import TrainConfig
+        from mlcore import reward
+        from mlcore.config import TrainConfig
 
         self.runs += 1
         out = self.workdir / f"rm-{self.runs}"
@@ -256,7 +256,7 @@ class RewardModels:
     @staticmethod
     def scores(model: Path, pairs: list[Pair]) -> list[tuple[float, float]]:
         """(reward of a, reward of b) per pair."""
-        from workers.trainers.score import RewardScorer
+        from mlcore.score import RewardScorer
 
         scorer = RewardScorer(model, chat=False, batch_size=64, device="cpu")
         flat = scorer.score([(p.prompt, p.a) for p in pairs] + [(p.prompt, p.b) for p in pairs])

@@ -3,7 +3,7 @@
     .venv/bin/python bench/train_gpu.py                 # 0.5b on a CUDA GPU, small on CPU; --json OUT to keep
 
 Builds a Qwen2-shaped model with random weights (nothing is downloaded; the tokenizer is the project's tiny
-BPE one from workers.trainers.tiny) and synthetic chat data of varied length, runs a fixed number of optimizer
+BPE one from mlcore.tiny) and synthetic chat data of varied length, runs a fixed number of optimizer
 steps per configuration, times each step end to end (the first --warmup untimed) and counts the real,
 non-padding tokens of each batch as the collator builds it. MFU = model FLOPs / (seconds x peak FLOP/s), with
 6·N FLOPs per trained token and 2·N per token of a forward-only reference pass. Targets on an H100: SFT (b)
@@ -93,7 +93,7 @@ def build_model(out: Path, size: str, vocab: int | None) -> tuple[Any, dict[str,
     """The project's tiny BPE tokenizer and a random Qwen2 of the chosen shape, saved in `out`."""
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    from workers.trainers.tiny import build_tiny_model
+    from mlcore.tiny import build_tiny_model
 
     build_tiny_model(out / "tok", vocab_size=1024)  # only its tokenizer (and chat template) is kept
     tokenizer = AutoTokenizer.from_pretrained(out / "tok", model_max_length=MAX_LENGTH)
@@ -118,7 +118,7 @@ def build_model(out: Path, size: str, vocab: int | None) -> tuple[Any, dict[str,
 def synthetic_rows(tokenizer: Any, n_sft: int, n_pref: int) -> tuple[list[dict], list[dict]]:
     """SFT rows (`messages`) and conversational preference rows (prompt/chosen/rejected) whose sequences are
     MIN_LEN..MAX_LEN tokens, log-uniform, made of the tiny module's synthetic sentences."""
-    from workers.trainers.tiny import synthetic_sentences
+    from mlcore.tiny import synthetic_sentences
 
     rng = random.Random(0)
     pool = synthetic_sentences(3000, seed=1)

@@ -51,7 +51,7 @@ def seed_demo_model(models_dir: Path) -> Path | None:
     if (target / "config.json").exists():
         return target
     try:
-        from workers.trainers.tiny import build_tiny_model
+        from mlcore.tiny import build_tiny_model
     except ImportError:  # installed without the train extra
         return None
     return build_tiny_model(target)

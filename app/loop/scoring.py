@@ -160,7 +160,7 @@ def run_scoring_job(job_id: int) -> str:
     request = ScoringRequest.model_validate(params["request"])
     chat = bool(params.get("chat"))
     try:
-        from workers.trainers.score import RewardScorer
+        from mlcore.score import RewardScorer
     except ImportError as exc:
         return _finish(
             job_id,

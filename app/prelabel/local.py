@@ -42,7 +42,7 @@ class Generation(Protocol):
 
 
 class Generator(Protocol):
-    """What workers/trainers/generate.py's Policy offers; tests may hand in another."""
+    """What mlcore/generate.py's Policy offers; tests may hand in another."""
 
     device: Any
 
@@ -56,7 +56,7 @@ class Generator(Protocol):
 
 
 def load_generator(spec: dict[str, Any]) -> Generator:
-    from workers.trainers.generate import load_policy  # torch: imported on the worker, when a job needs it
+    from mlcore.generate import load_policy  # torch: imported on the worker, when a job needs it
 
     return load_policy(spec["path"], weights=spec.get("weights"), batch_size=BATCH_SIZE)
 

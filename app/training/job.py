@@ -1,5 +1,5 @@
 """The training Job, run by a Celery worker on queue "gpu": it launches the trainer in a subprocess
-(`python -m workers.trainers`, or `accelerate launch` across the node's GPUs), follows its JSON-lines
+(`python -m mlcore`, or `accelerate launch` across the node's GPUs), follows its JSON-lines
 events into the job's metric series and progress, beats a heartbeat, turns a cancel into the trainer's
 cancel file (then SIGTERM, then SIGKILL), and records the Model with its lineage. A crash or a kill of
 the trainer frees the GPU and fails the job; the worker itself carries on."""
@@ -42,7 +42,7 @@ def gpu_count() -> int:
 
 def trainer_command(config_path: Path, distributed: str, gpus: int) -> list[str]:
     """One process on one device; `accelerate launch` with DDP, FSDP or DeepSpeed ZeRO across several."""
-    entry = ["-m", "workers.trainers", str(config_path)]
+    entry = ["-m", "mlcore", str(config_path)]
     if gpus <= 1 or distributed == "none":
         return [sys.executable, *entry]
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(gpus)]
@@ -188,11 +188,10 @@ def _finish(
     code = outcome["code"]
     config = orjson.loads(config_path.read_bytes())
     if code == 3 or (outcome["cancel"] and code != 0):
-        shutil.rmtree(config["output_dir"], ignore_errors=True)
         with session_scope() as session:
             job = session.get_one(Job, job_id)
             finish_job(job, "cancelled")
-            append_log(job, "cancelled; partial weights discarded")
+            append_log(job, "cancelled; the trainer keeps no weights of a cancelled run")
         return "cancelled"
     if code != 0 or "done" not in outcome:
         if code == 2 and outcome.get("error"):

@@ -3,40 +3,69 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-Method = Literal["sft", "reward", "dpo", "kto"]
+from mlcore.config import LoraSettings, Method, TrainConfig
+from mlcore.hyperparameters import DeclaredHyperparameter, hyperparameters
 
 # Which snapshot format each method trains on.
 FORMAT_FOR = {"sft": "sft", "reward": "preference", "dpo": "preference", "kto": "kto"}
 
 
-class LoraRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    r: int = Field(16, ge=1, le=1024)
-    alpha: int = Field(32, ge=1, le=4096)
-    dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: str | list[str] = "all-linear"
+def _requested(config_cls: type) -> tuple[DeclaredHyperparameter, ...]:
+    return tuple(found for found in hyperparameters(config_cls) if found.description.chosen_by_caller)
 
 
-class TrainParams(BaseModel):
-    """Hyper-parameters; anything left out takes the method's default (workers/trainers/config.py)."""
+# The hyper-parameters a caller chooses, as mlcore/config.py declares them: the API's params and the
+# training form's fields are both built from these.
+TRAIN_HYPERPARAMETERS = _requested(TrainConfig)
+LORA_HYPERPARAMETERS = _requested(LoraSettings)
 
-    model_config = ConfigDict(extra="forbid")
 
-    learning_rate: float | None = Field(None, gt=0, le=1)
-    num_train_epochs: float | None = Field(None, gt=0, le=100)
-    max_steps: int = Field(-1, ge=-1, le=10_000_000)
-    per_device_train_batch_size: int | None = Field(None, ge=1, le=4096)
-    gradient_accumulation_steps: int = Field(1, ge=1, le=4096)
-    max_length: int | None = Field(None, ge=16, le=1_048_576)
-    beta: float = Field(0.1, gt=0, le=100)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    seed: int = 0
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+def _description(parameter: DeclaredHyperparameter) -> str:
+    described = parameter.description
+    applies = f" ({', '.join(described.methods)} only)" if described.methods else ""
+    return f"{described.help}{applies}; default {parameter.defaults_in_words()}"
+
+
+def params_model(name: str, declared: tuple[DeclaredHyperparameter, ...], doc: str) -> type[BaseModel]:
+    """A pydantic model of declared hyper-parameters: the same types, bounds and defaults (None: the
+    method's), each with its label and help text, so OpenAPI shows every parameter."""
+    fields: dict[str, Any] = {}
+    for parameter in declared:
+        described = parameter.description
+        caps = [bound for bound in (described.le, described.at_most) if bound is not None]
+        fields[parameter.name] = (
+            parameter.annotation,
+            Field(
+                parameter.default,
+                title=described.label,
+                description=_description(parameter),
+                gt=described.gt,
+                ge=described.ge,
+                lt=described.lt,
+                le=min(caps) if caps else None,
+            ),
+        )
+    model: type[BaseModel] = create_model(name, __config__=ConfigDict(extra="forbid"), __doc__=doc, **fields)
+    return model
+
+
+if TYPE_CHECKING:  # mypy cannot see the fields of a model made at run time
+
+    class LoraRequest(BaseModel): ...
+
+    class TrainParams(BaseModel): ...
+
+else:
+    LoraRequest = params_model("LoraRequest", LORA_HYPERPARAMETERS, "A LoRA adapter's settings.")
+    TrainParams = params_model(
+        "TrainParams",
+        TRAIN_HYPERPARAMETERS,
+        "Hyper-parameters; anything left out takes the method's default.",
+    )
 
 
 class TrainingRequest(BaseModel):

@@ -14,7 +14,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.core.jobs import create_job
 from app.models import Job, Snapshot, User
 from app.training.schemas import FORMAT_FOR, TrainingRequest
-from workers.trainers.config import LoraSettings, TrainConfig  # torch-free: the dataclass and its checks
+from mlcore.config import LoraSettings, TrainConfig  # torch-free: the dataclass and its checks
 
 TASK_NAME = "training.run"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

@@ -26,7 +26,7 @@ WORDS = ["the cat reads a story today", "a robot builds clear code", "my friend 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from workers.trainers.tiny import build_tiny_model
+    from mlcore.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny"))
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from workers.trainers.callbacks import CancelCallback, EventCallback
-from workers.trainers.events import dumps_event
+from mlcore.callbacks import CancelCallback, EventCallback
+from mlcore.events import dumps_event
 
 
 def test_metrics_events_carry_only_finite_numbers() -> None:

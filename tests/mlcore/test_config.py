@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from workers.trainers.config import LoraSettings, TrainConfig, defaults_for
+from mlcore.config import LoraSettings, TrainConfig, defaults_for
 
 BASE = {"base_model": "/models/tiny", "train_file": "train.jsonl", "output_dir": "out"}
 

@@ -1,4 +1,4 @@
-"""Generation with a trained policy (workers/trainers/generate.py) on the tiny Llama: batches, seeds, the
+"""Generation with a trained policy (mlcore/generate.py) on the tiny Llama: batches, seeds, the
 chat template, greedy decoding and a LoRA adapter directory, as a pre-label job on a GPU worker uses them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workers.trainers.generate import PolicyLoadError, is_adapter, load_policy
+from mlcore.generate import PolicyLoadError, is_adapter, load_policy
 
 CHAT = [
     {"role": "system", "content": "Answer briefly."},

@@ -11,11 +11,11 @@ import pytest
 import torch
 from datasets import Dataset
 
+from mlcore import sft
+from mlcore.common import choose_precision, load_data_files, split_dataset, trl_args
+from mlcore.config import TrainConfig
+from mlcore.inputs import TrainingInputError, resolve_base_model
 from tests.mlcore.rows import preference_rows, sft_rows, write_jsonl
-from workers.trainers import sft
-from workers.trainers.common import choose_precision, load_data_files, split_dataset, trl_args
-from workers.trainers.config import TrainConfig
-from workers.trainers.inputs import TrainingInputError, resolve_base_model
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 
@@ -88,7 +88,7 @@ def test_conversational_rows_need_a_chat_template(tiny_model: Path, tmp_path: Pa
 def test_rows_all_longer_than_max_length_are_reported_not_trained_on(
     tiny_model: Path, tmp_path: Path
 ) -> None:
-    from workers.trainers import reward
+    from mlcore import reward
 
     config = TrainConfig(
         method="reward",

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from datasets import Dataset
 
+from mlcore import dpo, reward
+from mlcore.callbacks import EventCallback
+from mlcore.config import TrainConfig
 from tests.mlcore.rows import preference_rows, separable_preference_rows
-from workers.trainers import dpo, reward
-from workers.trainers.callbacks import EventCallback
-from workers.trainers.config import TrainConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import torch
 
+from mlcore import dpo, kto, reward, sft
+from mlcore.callbacks import EventCallback
+from mlcore.common import RunResult, load_data_files
+from mlcore.config import LoraSettings, TrainConfig
 from tests.mlcore.rows import kto_rows, preference_rows, sft_rows, write_jsonl
-from workers.trainers import dpo, kto, reward, sft
-from workers.trainers.callbacks import EventCallback
-from workers.trainers.common import RunResult, load_data_files
-from workers.trainers.config import LoraSettings, TrainConfig
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 

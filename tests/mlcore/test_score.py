@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
+from mlcore import reward
+from mlcore.config import TrainConfig
+from mlcore.score import RewardScorer
 from tests.mlcore.rows import separable_preference_rows
-from workers.trainers import reward
-from workers.trainers.config import TrainConfig
-from workers.trainers.score import RewardScorer
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")
 

@@ -1,5 +1,5 @@
 """Generate with trained policies: the request, what is refused before anything is queued, the page's choice
-of source, and the job's local loop with a stand-in for the torch generator (workers/trainers/generate.py
+of source, and the job's local loop with a stand-in for the torch generator (mlcore/generate.py
 is tested in tests/mlcore/test_generate.py, and the whole path on a real gpu worker in
 tests/training/test_policy_generate.py). No torch here: this runs in both the SQLite and PostgreSQL passes."""
 
@@ -244,7 +244,7 @@ class Answer:
 
 @dataclass
 class Stand:
-    """Stands in for workers.trainers.generate.Policy: answers name the model, the prompt and the seed."""
+    """Stands in for mlcore.generate.Policy: answers name the model, the prompt and the seed."""
 
     spec: dict[str, Any]
     log: list[tuple[str, int, int, int]]

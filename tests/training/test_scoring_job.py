@@ -60,7 +60,7 @@ def scored_project(committed: None, random_reward_model: Path) -> dict[str, Any]
 def test_scores_orders_and_survives_redelivery(
     scored_project: dict[str, Any], gpu_worker: object, random_reward_model: Path
 ) -> None:
-    from workers.trainers.score import RewardScorer
+    from mlcore.score import RewardScorer
 
     s = scored_project
     headers = {"Authorization": f"Bearer {s['token']}"}

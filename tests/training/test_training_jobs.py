@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.core.db import session_scope
 from app.main import create_app
 from app.models import Job, JobMetric, TrainedModel, utcnow
+from app.training.service import models_dir
 from tests.conftest import login
 from tests.worker import wait_for_job
 
@@ -83,7 +84,7 @@ def test_each_method_trains_saves_and_reloads(
         assert model.metrics["eval"]["perplexity"] > 1.0
     if method == "reward":
         if lora:
-            from workers.trainers.reward import load_reward_model
+            from mlcore.reward import load_reward_model
 
             assert load_reward_model(str(path)) is not None
         else:
@@ -114,6 +115,7 @@ def test_cancel_stops_a_long_run(lab: dict[str, Any], gpu_worker: object, tiny_m
     assert job.status == "cancelled" and took < 10, (job.status, took, job.log[-2000:])
     with session_scope() as session:
         assert session.scalars(select(TrainedModel).where(TrainedModel.job_id == job_id)).first() is None
+    assert not any((models_dir() / f"job-{job_id}").glob("*"))  # a cancelled run keeps no weights
 
 
 def test_missing_base_model_fails_readably(lab: dict[str, Any], gpu_worker: object) -> None:
@@ -133,7 +135,7 @@ def test_missing_base_model_fails_readably(lab: dict[str, Any], gpu_worker: obje
 def _trainer_of(worker: psutil.Process) -> psutil.Process | None:
     for child in worker.children(recursive=True):
         try:
-            if "workers.trainers" in " ".join(child.cmdline()):
+            if "mlcore" in " ".join(child.cmdline()):
                 return child
         except psutil.Error:
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
@@ -13,13 +13,49 @@ from app.auth.deps import AdminUser, CurrentUser, ModelDep, SessionDep
 from app.auth.policies import readable_models
 from app.core.errors import PreflabError
 from app.models import Job, Project, Snapshot, TrainedModel
-from app.training.schemas import FORMAT_FOR, TrainingRequest
+from app.training.schemas import FORMAT_FOR, LORA_HYPERPARAMETERS, TRAIN_HYPERPARAMETERS, TrainingRequest
 from app.training.service import models_dir, start_training
 from app.web.pages.deps import FormDep
 from app.web.templating import render
+from mlcore.hyperparameters import DeclaredHyperparameter
 
 router = APIRouter()
 DEMO_MODEL = "demo-tiny-llama"
+
+
+class FormInput(NamedTuple):
+    """The form field of one declared hyper-parameter: an input, or a select when it has choices."""
+
+    parameter: str
+    name: str
+    label: str
+    placeholder: str  # the default, so an empty field says what it will get
+    hint: str
+    inputmode: str
+    choices: tuple[Any, ...]
+
+
+def _form_inputs(declared: tuple[DeclaredHyperparameter, ...], prefix: str = "") -> list[FormInput]:
+    inputs = []
+    for parameter in declared:
+        described, default = parameter.description, parameter.defaults_in_words()
+        methods = f" ({', '.join(m.upper() for m in described.methods)})" if described.methods else ""
+        inputs.append(
+            FormInput(
+                parameter=parameter.name,
+                name=prefix + parameter.name,
+                label=described.label + methods,
+                placeholder=default,
+                hint=f"{described.help}; default {default}",
+                inputmode="decimal" if parameter.numeric else "",
+                choices=parameter.choices,
+            )
+        )
+    return inputs
+
+
+LORA_INPUTS = _form_inputs(LORA_HYPERPARAMETERS, prefix="lora_")
+HYPERPARAMETER_INPUTS = _form_inputs(TRAIN_HYPERPARAMETERS)
 
 
 def _form_page(
@@ -44,6 +80,8 @@ def _form_page(
         "demo_model": str(demo.resolve()) if demo.is_dir() else "",
         "form": form,
         "error": error,
+        "lora_inputs": LORA_INPUTS,
+        "hyperparameter_inputs": HYPERPARAMETER_INPUTS,
     }
     return render(request, "training/new.html", ctx, status_code=status_code)
 
@@ -55,17 +93,15 @@ def new_run(
     return _form_page(request, session, form={"snapshot_id": str(snapshot_id or "")})
 
 
-def _optional(form: dict[str, str], *names: str) -> dict[str, str]:
-    return {n: form[n].strip() for n in names if form.get(n, "").strip()}
+def _filled(form: dict[str, str], inputs: list[FormInput]) -> dict[str, str]:
+    """The fields given a value, by parameter name: an empty one takes its default."""
+    return {i.parameter: form[i.name].strip() for i in inputs if form.get(i.name, "").strip()}
 
 
 @router.post("/training/new")
 def start_run(request: Request, admin: AdminUser, session: SessionDep, form: FormDep) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    lora = None
-    if values.get("lora") == "on":
-        lora = {"r": values.get("lora_r") or 16, "alpha": values.get("lora_alpha") or 32,
-                "target_modules": values.get("lora_target_modules") or "all-linear"}  # fmt: skip
+    lora = _filled(values, LORA_INPUTS) if values.get("lora") == "on" else None
     try:
         body = TrainingRequest.model_validate(
             {
@@ -75,19 +111,7 @@ def start_run(request: Request, admin: AdminUser, session: SessionDep, form: For
                 "base_model_on_worker": values.get("base_model_on_worker") == "on",
                 "lora": lora,
                 "distributed": values.get("distributed") or "auto",
-                "params": _optional(
-                    values,
-                    "learning_rate",
-                    "num_train_epochs",
-                    "max_steps",
-                    "per_device_train_batch_size",
-                    "gradient_accumulation_steps",
-                    "max_length",
-                    "beta",
-                    "warmup_ratio",
-                    "seed",
-                    "precision",
-                ),
+                "params": _filled(values, HYPERPARAMETER_INPUTS),
             }
         )
         job = start_training(session, request=body, user=admin)

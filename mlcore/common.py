@@ -15,9 +15,9 @@ from datasets import Dataset, DatasetDict
 from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from workers.trainers.callbacks import CancelCallback, numeric_metrics
-from workers.trainers.config import TrainConfig
-from workers.trainers.inputs import TrainingInputError, check_data_files, data_format, resolve_base_model
+from mlcore.callbacks import CancelCallback, numeric_metrics
+from mlcore.config import TrainConfig
+from mlcore.inputs import TrainingInputError, check_data_files, data_format, resolve_base_model
 
 EVAL_SPLITS = ("eval", "test", "validation")
 
@@ -38,7 +38,7 @@ class RunResult:
     weights: Literal["full", "adapter"]
     train_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     eval_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-    cancelled: bool = False
+    cancelled: bool = False  # stopped from outside: nothing was saved in output_dir
     global_step: int = 0
     # rows given and rows TRL kept (it drops rows longer than max_length): {"train": {"given", "used"}, …}
     rows: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
@@ -261,8 +261,8 @@ def train_and_save(
     evaluate: Callable[[Trainer], dict[str, float]] | None,
     given: Mapping[str, Dataset | None] | None = None,
 ) -> RunResult:
-    """Trains, saves what was trained (also after a cancel), then evaluates unless cancelled: a person who
-    cancels wants the worker back, not an eval pass."""
+    """Trains, then saves and evaluates, unless cancelled: a cancelled run keeps no weights (half-trained
+    weights are not a model anyone asked for) and skips the eval pass (the person wants the worker back)."""
     for quiet in (PrinterCallback, ProgressCallback):  # they print every log; events carry them instead
         trainer.remove_callback(quiet)
     train_data = trainer.train_dataset
@@ -277,15 +277,15 @@ def train_and_save(
     )
 
     out_dir = Path(config.output_dir)
-    trainer.save_model(str(out_dir))
-    tokenizer.save_pretrained(str(out_dir))
-    (out_dir / "preflab_train_config.json").write_text(config.to_json())
-
     eval_metrics: dict[str, float] = {}
     eval_data = trainer.eval_dataset
-    has_eval_rows = eval_data is not None and not (isinstance(eval_data, Dataset) and len(eval_data) == 0)
-    if evaluate is not None and has_eval_rows and not cancelled:
-        eval_metrics = evaluate(trainer)
+    if not cancelled:
+        trainer.save_model(str(out_dir))
+        tokenizer.save_pretrained(str(out_dir))
+        (out_dir / "preflab_train_config.json").write_text(config.to_json())
+        has_eval_rows = eval_data is not None and not (isinstance(eval_data, Dataset) and len(eval_data) == 0)
+        if evaluate is not None and has_eval_rows:
+            eval_metrics = evaluate(trainer)
     rows = {
         name: {"given": len(data), "used": len(kept) if isinstance(kept, Dataset) else len(data)}
         for name, data, kept in (

@@ -8,8 +8,8 @@ from importlib import import_module
 from datasets import Dataset, DatasetDict
 from transformers import TrainerCallback
 
-from workers.trainers.common import RunResult, load_data_files
-from workers.trainers.config import TrainConfig
+from mlcore.common import RunResult, load_data_files
+from mlcore.config import TrainConfig
 
 
 def run_training(
@@ -20,6 +20,6 @@ def run_training(
     config.validate()
     if dataset is None:
         dataset = load_data_files(config.train_file, config.eval_file)
-    module = import_module(f"workers.trainers.{config.method}")
+    module = import_module(f"mlcore.{config.method}")
     result: RunResult = module.run(config, dataset, callbacks)
     return result

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datasets import Dataset, DatasetDict
 from transformers import TrainerCallback
 
-from workers.trainers.common import (
+from mlcore.common import (
     RunResult,
     load_model,
     lora_config,
@@ -17,7 +17,7 @@ from workers.trainers.common import (
     trl_args,
     with_cancel_file,
 )
-from workers.trainers.config import TrainConfig
+from mlcore.config import TrainConfig
 
 
 def run(

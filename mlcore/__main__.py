@@ -1,6 +1,6 @@
-"""`python -m workers.trainers CONFIG.json`: one training run in its own process, reporting as JSON lines.
+"""`python -m mlcore CONFIG.json`: one training run in its own process, reporting as JSON lines.
 
-Exit codes: 0 done, 3 cancelled (cancel file or SIGTERM; what was trained is saved), 2 a readable input error,
+Exit codes: 0 done, 3 cancelled (cancel file or SIGTERM; nothing is saved), 2 a readable input error,
 1 a crash (traceback on stderr). Events: start, metrics, step, eval, then done or error.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from workers.trainers.config import TrainConfig
+from mlcore.config import TrainConfig
 
 EXIT_OK, EXIT_CRASH, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
 
@@ -39,7 +39,7 @@ class EventWriter:
             self._owned = False
 
     def __call__(self, event: dict[str, Any]) -> None:
-        from workers.trainers.events import dumps_event
+        from mlcore.events import dumps_event
 
         with self._lock:
             self._stream.write(dumps_event(event) + "\n")
@@ -60,7 +60,7 @@ def _fail_input(emit: EventWriter | None, message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m workers.trainers CONFIG.json", file=sys.stderr)
+        print("usage: python -m mlcore CONFIG.json", file=sys.stderr)
         return EXIT_INPUT
     try:
         config = TrainConfig.from_json(Path(args[0]).read_text(encoding="utf-8"))
@@ -82,7 +82,7 @@ def _run(config: TrainConfig, emit: EventWriter) -> int:
     except ValueError as exc:
         return _fail_input(emit, f"invalid config: {exc}")
 
-    from workers.trainers.inputs import TrainingInputError, check_data_files, resolve_base_model
+    from mlcore.inputs import TrainingInputError, check_data_files, resolve_base_model
 
     try:  # the common mistakes, answered before torch loads
         resolve_base_model(config.base_model)
@@ -93,7 +93,7 @@ def _run(config: TrainConfig, emit: EventWriter) -> int:
     terminated = threading.Event()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        terminated.set()  # stop at the next step boundary, then save and report like a cancel
+        terminated.set()  # stop at the next step boundary and report like a cancel
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
@@ -101,8 +101,8 @@ def _run(config: TrainConfig, emit: EventWriter) -> int:
     import datasets
     import transformers
 
-    from workers.trainers.callbacks import CancelCallback, EventCallback
-    from workers.trainers.runner import run_training
+    from mlcore.callbacks import CancelCallback, EventCallback
+    from mlcore.runner import run_training
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # TRL/peft use names transformers 5 deprecated
     datasets.disable_progress_bars()

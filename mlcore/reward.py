@@ -10,7 +10,7 @@ import torch
 from datasets import Dataset, DatasetDict
 from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 
-from workers.trainers.common import (
+from mlcore.common import (
     RunResult,
     load_model,
     lora_config,
@@ -20,7 +20,7 @@ from workers.trainers.common import (
     trl_args,
     with_cancel_file,
 )
-from workers.trainers.config import TrainConfig
+from mlcore.config import TrainConfig
 
 
 def run(

@@ -1,10 +1,10 @@
-"""The JSON-lines events `python -m workers.trainers` writes, one object per line, in this order:
+"""The JSON-lines events `python -m mlcore` writes, one object per line, in this order:
 
     {"event": "start", "total_steps": N}
     {"event": "step", "step": k, "total_steps": N}                        after every optimizer step
     {"event": "metrics", "step": k, "total_steps": N, "metrics": {...}}   every logging_steps steps
     {"event": "eval", "metrics": {...}}                                   after training, given eval data
-    {"event": "done", "result": {...RunResult...}}                        also after a cancel
+    {"event": "done", "result": {...RunResult...}}                        also after a cancel (no weights)
     {"event": "error", "message": "..."}                                  instead of done, on failure
 
 Kept free of torch so writing an early error costs nothing.

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from workers.trainers.reward import load_reward_model
+from mlcore.reward import load_reward_model
 
 
 class RewardScorer:
