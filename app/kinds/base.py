@@ -84,7 +84,8 @@ class Kind(Protocol):
 
     @property
     def export_options(self) -> frozenset[str]:
-        """The aggregation options beyond the common ones that mean something for this kind."""
+        """The aggregation options beyond the common ones that mean something for this kind, of "ties",
+        "pairs", "min_gap" and "criterion" (the export form shows those)."""
         ...
 
     def refuse_aggregation(self, mode: str) -> str | None:
