@@ -1,5 +1,6 @@
-"""Rows of each export format (DESIGN §6), in the shapes TRL's trainers load unchanged:
-preference → DPOTrainer / RewardTrainer, sft → SFTTrainer, kto → KTOTrainer.
+"""The columns and rows of one snapshot (DESIGN §6): the "raw" format here, the same for every kind; the
+other formats are the project's kind's (app/kinds: export_columns, export_rows), in the shapes TRL's
+trainers load unchanged.
 
 The columns of a snapshot are fixed before the first row is written (Parquet needs one schema, and a
 column that appears halfway through a JSONL file confuses `datasets`): `Shape` decides them from the
@@ -15,12 +16,26 @@ import orjson
 import pyarrow as pa
 
 from app.core.security import pseudonym
-from app.exports import aggregate
-from app.exports.aggregate import Vote
 from app.exports.schemas import ExportRequest
-from app.models import ProjectKind
+from app.kinds import KindBase
+from app.kinds.rows import Column, RowForm, as_text
+from app.kinds.rows import as_messages as as_messages  # read from here by app.loop.scoring
+from app.kinds.votes import Vote
 
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+# raw: nested records as JSON text, one column each, so any consumer can read them
+RAW_SCHEMA = pa.schema(
+    [
+        ("task_id", pa.int64()),
+        ("external_id", pa.string()),
+        ("prompt", pa.string()),
+        ("responses", pa.string()),
+        ("gold", pa.string()),
+        ("annotations", pa.string()),
+        ("reviews", pa.string()),
+        ("suggestions", pa.string()),
+    ]
+)
 
 
 @dataclass(slots=True)
@@ -37,95 +52,51 @@ class TaskRecord:
     suggestions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def as_messages(prompt: Any) -> list[dict[str, str]]:
-    if isinstance(prompt, list):
-        return [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in prompt]
-    return [{"role": "user", "content": str(prompt)}]
-
-
-def as_text(prompt: Any) -> str:
-    """A message list flattened for plain-text consumers: 'Role: content' turns."""
-    if not isinstance(prompt, list):
-        return str(prompt)
-    return "\n\n".join(f"{str(m.get('role', 'user')).capitalize()}: {m.get('content', '')}" for m in prompt)
-
-
 def prompt_key(prompt: Any) -> str:
     """What the split hashes: the prompt's text, so one prompt lands on one side whatever its tasks."""
     return as_text(prompt)
 
 
+def file_type(column: Column, *, chat: bool) -> pa.DataType:
+    """A kind's column as Parquet stores it; "text" is a message list in chat form."""
+    if column == "text":
+        return MESSAGES if chat else pa.string()
+    return _FILE_TYPES[column]
+
+
+_FILE_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "messages": MESSAGES,
+    "float": pa.float64(),
+    "bool": pa.bool_(),
+    "strings": pa.list_(pa.string()),
+}
+
+
 @dataclass(slots=True)
 class Shape:
-    kind: ProjectKind
+    """One snapshot's columns and rows: "raw" is the same for every kind, the other formats are the
+    kind's own (Kind.export_columns / export_rows)."""
+
+    kind: KindBase
     request: ExportRequest
     chat: bool
-    multi_label: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)
     project_id: int = 0
+    form: RowForm = field(init=False)
 
-    @property
-    def agg(self) -> aggregate.Aggregation:
-        return self.request.aggregation
-
-    @property
-    def has_margin(self) -> bool:
-        return self.kind in (ProjectKind.pairwise, ProjectKind.rating)
-
-    @property
-    def has_scores(self) -> bool:
-        return self.kind is ProjectKind.rating
-
-    @property
-    def keeps_ties(self) -> bool:
-        return self.agg.ties == "keep"
-
-    @property
-    def sft_messages(self) -> bool:
-        style = self.agg.sft_style
-        return style == "messages" or (style == "auto" and self.chat)
+    def __post_init__(self) -> None:
+        self.form = RowForm(options=self.request.aggregation, chat=self.chat, settings=self.settings)
 
     # --- schema ---------------------------------------------------------------------------------
     def schema(self) -> pa.Schema:
-        text = MESSAGES if self.chat else pa.string()
         fmt = self.request.format
-        fields: list[tuple[str, pa.DataType]]
-        if fmt == "preference":
-            fields = [("prompt", text), ("chosen", text), ("rejected", text)]
-            if self.has_margin:
-                fields.append(("margin", pa.float64()))
-            if self.has_scores:
-                fields += [("score_chosen", pa.float64()), ("score_rejected", pa.float64())]
-            if self.keeps_ties:
-                fields.append(("tie", pa.bool_()))
-        elif fmt == "kto":
-            fields = [("prompt", text), ("completion", text), ("label", pa.bool_())]
-        elif fmt == "sft":
-            if self.sft_messages:
-                fields = [("messages", MESSAGES)]
-            else:
-                fields = [("prompt", pa.string()), ("completion", pa.string())]
-        elif fmt == "classification":
-            fields = [("text", pa.string()), ("labels" if self.multi_label else "label", _label_type(self))]
-        else:  # raw: nested records as JSON text, one column each, so any consumer can read them
-            fields = [
-                ("task_id", pa.int64()),
-                ("external_id", pa.string()),
-                ("prompt", pa.string()),
-                ("responses", pa.string()),
-                ("gold", pa.string()),
-                ("annotations", pa.string()),
-                ("reviews", pa.string()),
-                ("suggestions", pa.string()),
-            ]
-        return pa.schema(fields)
+        if fmt == "raw":
+            return RAW_SCHEMA
+        columns = self.kind.export_columns(fmt, self.form)
+        return pa.schema([(name, file_type(column, chat=self.chat)) for name, column in columns])
 
     # --- rows -----------------------------------------------------------------------------------
-    def prompt(self, prompt: Any) -> Any:
-        return as_messages(prompt) if self.chat else as_text(prompt)
-
-    def completion(self, text: str) -> Any:
-        return [_assistant(text)] if self.chat else text
-
     def rows(self, task: TaskRecord, dropped: Counter[str]) -> list[dict[str, Any]]:
         fmt = self.request.format
         if fmt == "raw":
@@ -133,51 +104,7 @@ class Shape:
         if not task.votes:
             dropped["no annotations"] += 1
             return []
-        if fmt == "classification":
-            labels = aggregate.aggregate_labels(self.agg, task.votes, dropped)
-            text = as_text(task.prompt)
-            if self.multi_label:
-                return [{"text": text, "labels": list(ls)} for ls in labels]
-            return [{"text": text, "label": ls[0]} for ls in labels]
-        if fmt == "sft":
-            texts = aggregate.demonstrations(self.agg, task.votes, dropped)
-            if self.sft_messages:
-                return [{"messages": [*as_messages(task.prompt), _assistant(t)]} for t in texts]
-            return [{"prompt": as_text(task.prompt), "completion": t} for t in texts]
-        by_id = {str(r["id"]): str(r.get("text", "")) for r in task.responses}
-        ids = list(by_id)
-        if fmt == "kto":
-            out = []
-            groups = (
-                [[v] for v in task.votes] if self.agg.mode == "all" else [task.votes]
-            )  # 'all': each annotation labels its own responses
-            for group in groups:
-                pairs = aggregate.aggregate_pairs(self.kind, self.agg, ids, group, dropped)
-                for rid, label in aggregate.kto_labels(pairs):
-                    out.append(
-                        {
-                            "prompt": self.prompt(task.prompt),
-                            "completion": self.completion(by_id[rid]),
-                            "label": label,
-                        }
-                    )
-            return out
-        pairs = aggregate.aggregate_pairs(self.kind, self.agg, ids, task.votes, dropped)
-        rows = []
-        for pair in pairs:
-            row: dict[str, Any] = {
-                "prompt": self.prompt(task.prompt),
-                "chosen": self.completion(by_id[pair.chosen]),
-                "rejected": self.completion(by_id[pair.rejected]),
-            }
-            if self.has_margin:
-                row["margin"] = pair.margin if pair.margin is not None else 0.0
-            if self.has_scores:
-                row["score_chosen"], row["score_rejected"] = pair.score_chosen, pair.score_rejected
-            if self.keeps_ties:
-                row["tie"] = pair.tie
-            rows.append(row)
-        return rows
+        return self.kind.export_rows(fmt, task, self.form, dropped)
 
     def pseudonym(self, user_id: int | None) -> str | None:
         return pseudonym(self.project_id, user_id)
@@ -198,11 +125,3 @@ class Shape:
             "reviews": text(reviews),
             "suggestions": text(task.suggestions),
         }
-
-
-def _assistant(text: str) -> dict[str, str]:
-    return {"role": "assistant", "content": text}
-
-
-def _label_type(shape: Shape) -> pa.DataType:
-    return pa.list_(pa.string()) if shape.multi_label else pa.string()

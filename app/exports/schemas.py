@@ -9,17 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.core.errors import InvalidInput
-from app.models import ProjectKind
+from app.kinds import kind_of
+from app.models import Project
 
+# A project takes the formats its kind exports as (Kind.export_formats).
 Format = Literal["preference", "sft", "kto", "classification", "raw"]
-
-FORMATS_BY_KIND: dict[ProjectKind, tuple[str, ...]] = {
-    ProjectKind.pairwise: ("preference", "kto", "raw"),
-    ProjectKind.ranking: ("preference", "kto", "raw"),
-    ProjectKind.rating: ("preference", "kto", "raw"),
-    ProjectKind.sft: ("sft", "raw"),
-    ProjectKind.classification: ("classification", "raw"),
-}
 
 AGGREGATIONS = {
     "majority": "one row per task (or pair): the answer most annotators gave; a tie for first is dropped",
@@ -90,23 +84,22 @@ class ExportRequest(_Strict):
     aggregation: Aggregation = Field(default_factory=Aggregation)
     split: Split = Field(default_factory=Split)
 
-    def for_project(self, kind: ProjectKind, settings: dict[str, Any]) -> ExportRequest:
+    def for_project(self, project: Project) -> ExportRequest:
         """The request, checked against the project; InvalidInput names what does not fit."""
-        allowed = FORMATS_BY_KIND[kind]
+        project_kind = kind_of(project)
+        allowed = project_kind.export_formats
         if self.format not in allowed:
             raise InvalidInput(
-                f"a {kind} project exports as {', '.join(allowed)}, not {self.format}", field="format"
+                f"a {project_kind.name} project exports as {', '.join(allowed)}, not {self.format}",
+                field="format",
             )
         if self.gzip and self.file_format != "jsonl":
             raise InvalidInput("gzip applies to jsonl files; parquet is compressed already", field="gzip")
         agg = self.aggregation
-        if kind is ProjectKind.sft and agg.mode in ("majority", "unanimous", "quality"):
-            raise InvalidInput(
-                "demonstrations are free text: aggregate an sft project with 'all' or 'reviewed'",
-                field="aggregation.mode",
-            )
-        criteria = settings.get("criteria") or []
-        if agg.criterion is not None and (kind is not ProjectKind.rating or agg.criterion not in criteria):
+        if refusal := project_kind.refuse_aggregation(agg.mode):
+            raise InvalidInput(refusal, field="aggregation.mode")
+        criteria = project_kind.score_criteria(project.settings)
+        if agg.criterion is not None and agg.criterion not in criteria:
             raise InvalidInput(
                 f"criterion must be one of the rating criteria {criteria}", field="aggregation.criterion"
             )

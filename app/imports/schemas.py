@@ -11,6 +11,25 @@ class ImportAnswer(BaseModel):
     duplicates: int
 
 
+class ImportQueued(BaseModel):
+    """A file too large to import inside the request: a Job imports it (follow it at /api/v1/jobs/{id})."""
+
+    job_id: int
+
+
+class RowProblem(BaseModel):
+    line: int
+    message: str
+
+
+class ImportRefused(BaseModel):
+    """Bad rows: nothing was imported."""
+
+    detail: str
+    errors: list[RowProblem]
+    error_count: int
+
+
 class TaskRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

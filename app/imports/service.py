@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import record
@@ -25,7 +26,7 @@ from app.core.config import get_settings
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows
 from app.imports.shapes import ImportMapping, RowError, TaskRow, normalize_row
-from app.models import Project, utcnow
+from app.models import Project, Task, utcnow
 
 MAX_ERRORS = 50
 
@@ -280,3 +281,8 @@ def validate_file(
             if on_progress is not None and n % 20_000 == 0:
                 on_progress(fh.tell() / size)
     return result
+
+
+def tasks_of(project: Project) -> Select[Task]:
+    """The project's tasks, for listing."""
+    return select(Task).where(Task.project_id == project.id)

@@ -6,13 +6,25 @@ sectioned by the part of Preflab that asks; each kind module keeps the same sect
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
 from app.core.errors import InvalidInput
 from app.kinds.forms import FormFields
+from app.kinds.rows import (
+    KTO_COLUMNS,
+    Columns,
+    ExportTask,
+    RowForm,
+    kto_rows,
+    preference_columns,
+    preference_rows,
+)
 from app.kinds.settings import CommonSettings
+from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome, Vote, aggregate_pairs
 
 MAX_TEXT = 100_000
 
@@ -60,6 +72,46 @@ class Kind(Protocol):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    @property
+    def export_formats(self) -> tuple[str, ...]:
+        """The formats a project of this kind exports as ("raw", every answer as stored, included)."""
+        ...
+
+    @property
+    def default_aggregation(self) -> str:
+        """The aggregation mode that fits the kind's answers (the export form starts on it)."""
+        ...
+
+    @property
+    def export_options(self) -> frozenset[str]:
+        """The aggregation options beyond the common ones that mean something for this kind, of "ties",
+        "pairs", "min_gap" and "criterion" (the export form shows those)."""
+        ...
+
+    def refuse_aggregation(self, mode: str) -> str | None:
+        """Why this kind's answers cannot be aggregated by `mode`; None when they can."""
+        ...
+
+    def score_criteria(self, settings: dict[str, Any]) -> list[str]:
+        """The criteria an export may score by (aggregation.criterion); none for most kinds."""
+        ...
+
+    def pair_outcomes(
+        self, ids: Sequence[str], result: dict[str, Any], options: AggregationOptions = DEFAULTS
+    ) -> dict[Key, Outcome]:
+        """One answer's verdict on every pair of the task's responses it speaks to (`ids` in task order);
+        empty for kinds that do not compare responses."""
+        ...
+
+    def export_columns(self, export_format: str, form: RowForm) -> Columns:
+        """The columns of the kind's rows in one of its formats (not "raw", which every kind shares)."""
+        ...
+
+    def export_rows(
+        self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        """The rows one annotated task becomes; what is left out is counted in `dropped` by reason."""
+        ...
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
@@ -97,6 +149,34 @@ class KindBase:
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_formats: ClassVar[tuple[str, ...]] = ("raw",)
+    default_aggregation: ClassVar[str] = "majority"
+    export_options: ClassVar[frozenset[str]] = frozenset()
+
+    def refuse_aggregation(self, mode: str) -> str | None:
+        return None
+
+    def score_criteria(self, settings: dict[str, Any]) -> list[str]:
+        return []
+
+    def pair_outcomes(
+        self, ids: Sequence[str], result: dict[str, Any], options: AggregationOptions = DEFAULTS
+    ) -> dict[Key, Outcome]:
+        return {}
+
+    def kept_pairs(
+        self, voters: Sequence[Vote], ids: Sequence[str], options: AggregationOptions
+    ) -> set[Key] | None:
+        """The pairs an export keeps of a task's answers; None: every pair they speak to."""
+        return None
+
+    def export_columns(self, export_format: str, form: RowForm) -> Columns:
+        raise NotImplementedError(f"{self.name} does not export as {export_format}")
+
+    def export_rows(
+        self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError(f"{self.name} does not export as {export_format}")
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
@@ -117,6 +197,30 @@ class Compared(KindBase):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_formats: ClassVar[tuple[str, ...]] = ("preference", "kto", "raw")
+    export_options: ClassVar[frozenset[str]] = frozenset({"ties"})
+    pair_margin: ClassVar[bool] = False  # preference rows carry a margin (how much better chosen is)
+    pair_scores: ClassVar[bool] = False  # preference rows carry the two responses' scores
+
+    def export_columns(self, export_format: str, form: RowForm) -> Columns:
+        if export_format == "kto":
+            return list(KTO_COLUMNS)
+        return preference_columns(form, margin=self.pair_margin, scores=self.pair_scores)
+
+    def export_rows(
+        self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        ids = list(dict.fromkeys(str(r["id"]) for r in task.responses))
+        if export_format == "kto":
+            # 'all': each annotation labels its own responses
+            groups = [[v] for v in task.votes] if form.options.mode == "all" else [task.votes]
+            return [
+                row
+                for group in groups
+                for row in kto_rows(task, aggregate_pairs(self, form.options, ids, group, dropped), form)
+            ]
+        pairs = aggregate_pairs(self, form.options, ids, task.votes, dropped)
+        return preference_rows(task, pairs, form, margin=self.pair_margin, scores=self.pair_scores)
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from app.kinds.base import KindBase, fail
 from app.kinds.forms import FormFields
+from app.kinds.rows import Columns, ExportTask, RowForm, as_text
 from app.kinds.settings import CommonSettings, distinct
+from app.kinds.votes import AggregationOptions, Vote, decide, voters_of
 
 
 class ClassificationSettings(CommonSettings):
@@ -19,6 +23,29 @@ class ClassificationSettings(CommonSettings):
     multi_label: bool = False
 
     _labels = field_validator("labels")(lambda v: distinct(v, "labels"))
+
+
+def aggregate_labels(
+    agg: AggregationOptions, votes: Sequence[Vote], dropped: Counter[str]
+) -> list[tuple[str, ...]]:
+    """The label sets an export writes for one task."""
+    if agg.mode == "all":
+        return [tuple(sorted(v.result["labels"])) for v in votes]
+    voters = voters_of(votes, agg)
+    if isinstance(voters, str):
+        dropped[voters] += 1
+        return []
+    verdict = decide(
+        [tuple(sorted(v.result["labels"])) for v in voters],
+        agg,
+        [v.weight for v in voters] if agg.mode == "quality" else None,
+    )
+    if isinstance(verdict, str):
+        dropped[verdict] += 1
+        return []
+    labels, _ = verdict
+    assert isinstance(labels, tuple)
+    return [labels]
 
 
 class Classification(KindBase):
@@ -52,6 +79,21 @@ class Classification(KindBase):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_formats: ClassVar[tuple[str, ...]] = ("classification", "raw")
+
+    def export_columns(self, export_format: str, form: RowForm) -> Columns:
+        if form.settings.get("multi_label"):
+            return [("text", "string"), ("labels", "strings")]
+        return [("text", "string"), ("label", "string")]
+
+    def export_rows(
+        self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        labels = aggregate_labels(form.options, task.votes, dropped)
+        text = as_text(task.prompt)
+        if form.settings.get("multi_label"):
+            return [{"text": text, "labels": list(ls)} for ls in labels]
+        return [{"text": text, "label": ls[0]} for ls in labels]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 

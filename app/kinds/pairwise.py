@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -10,6 +11,7 @@ from app.core.errors import InvalidInput
 from app.kinds.base import MAX_TEXT, Compared, fail
 from app.kinds.forms import FormFields, text_of
 from app.kinds.settings import ComparedSettings, distinct
+from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome
 
 LLAMA2_STRENGTH = ["Negligibly better / unsure", "Slightly better", "Better", "Significantly better"]
 
@@ -89,6 +91,18 @@ class Pairwise(Compared):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    pair_margin: ClassVar[bool] = True
+
+    def pair_outcomes(
+        self, ids: Sequence[str], result: dict[str, Any], options: AggregationOptions = DEFAULTS
+    ) -> dict[Key, Outcome]:
+        if len(ids) < 2:
+            return {}
+        a, b = ids[0], ids[1]
+        choice = str(result["choice"])
+        strength = result.get("strength")
+        sign = 0 if choice == "tie" else (1 if choice == a else -1)
+        return {(a, b): Outcome(sign, float(strength) if strength is not None else None)}
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from itertools import combinations, pairwise
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -9,12 +12,18 @@ from pydantic import Field
 from app.kinds.base import Compared, fail
 from app.kinds.forms import FormFields, parse_ranking, text_of
 from app.kinds.settings import ComparedSettings
+from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome, Vote
 
 
 class RankingSettings(ComparedSettings):
     kind: Literal["ranking"] = "ranking"
     k: int = Field(4, ge=2, le=20, description="responses to rank")
     allow_ties: bool = False
+
+
+def ranking_groups(result: dict[str, Any]) -> list[list[str]]:
+    """A ranking's places, best first, each the list of response ids tied there."""
+    return [[str(x) for x in item] if isinstance(item, list) else [str(item)] for item in result["ranking"]]
 
 
 class Ranking(Compared):
@@ -50,6 +59,33 @@ class Ranking(Compared):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_options: ClassVar[frozenset[str]] = frozenset({"ties", "pairs"})
+
+    def pair_outcomes(
+        self, ids: Sequence[str], result: dict[str, Any], options: AggregationOptions = DEFAULTS
+    ) -> dict[Key, Outcome]:
+        order = {rid: i for i, rid in enumerate(ids)}
+        position = {rid: rank for rank, group in enumerate(ranking_groups(result)) for rid in group}
+        found: dict[Key, Outcome] = {}
+        for a, b in combinations(sorted(position, key=order.__getitem__), 2):
+            pa, pb = position[a], position[b]
+            found[(a, b)] = Outcome(0 if pa == pb else (1 if pa < pb else -1))
+        return found
+
+    def kept_pairs(
+        self, voters: Sequence[Vote], ids: Sequence[str], options: AggregationOptions
+    ) -> set[Key] | None:
+        """Adjacent pairs: neighbours in the voters' mean order (Borda); else every pair."""
+        if options.pairs != "adjacent":
+            return None
+        order = {rid: i for i, rid in enumerate(ids)}
+        total: Counter[str] = Counter()
+        for vote in voters:
+            for rank, group in enumerate(ranking_groups(vote.result)):
+                for rid in group:
+                    total[rid] += rank
+        ranked = sorted(total, key=lambda rid: (total[rid], order[rid]))
+        return {tuple(sorted((x, y), key=order.__getitem__)) for x, y in pairwise(ranked)}  # type: ignore[misc]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import combinations
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -9,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from app.kinds.base import Compared, fail
 from app.kinds.forms import FormFields
 from app.kinds.settings import ComparedSettings, distinct
+from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome
 
 
 class RatingSettings(ComparedSettings):
@@ -24,6 +27,13 @@ class RatingSettings(ComparedSettings):
         if self.scale_max <= self.scale_min:
             raise ValueError("scale_max must be greater than scale_min")
         return self
+
+
+def _score(per: dict[str, Any], criterion: str | None) -> float:
+    """A response's score: by one criterion, else the mean of its criteria."""
+    if criterion is not None:
+        return float(per[criterion])
+    return sum(float(v) for v in per.values()) / max(len(per), 1)
 
 
 class Rating(Compared):
@@ -63,6 +73,25 @@ class Rating(Compared):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_options: ClassVar[frozenset[str]] = frozenset({"ties", "min_gap", "criterion"})
+    pair_margin: ClassVar[bool] = True
+    pair_scores: ClassVar[bool] = True
+
+    def score_criteria(self, settings: dict[str, Any]) -> list[str]:
+        return list(settings.get("criteria") or [])
+
+    def pair_outcomes(
+        self, ids: Sequence[str], result: dict[str, Any], options: AggregationOptions = DEFAULTS
+    ) -> dict[Key, Outcome]:
+        """A pair is a tie unless its scores are at least `min_gap` apart."""
+        order = {rid: i for i, rid in enumerate(ids)}
+        scores = {str(rid): _score(per, options.criterion) for rid, per in result["ratings"].items()}
+        found: dict[Key, Outcome] = {}
+        for a, b in combinations(sorted(scores, key=order.__getitem__), 2):
+            gap = scores[a] - scores[b]
+            sign = 0 if abs(gap) < options.min_gap else (1 if gap > 0 else -1)
+            found[(a, b)] = Outcome(sign, score_a=scores[a], score_b=scores[b])
+        return found
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from app.kinds.base import MAX_TEXT, KindBase, fail
 from app.kinds.forms import FormFields
+from app.kinds.rows import Columns, ExportTask, RowForm, as_messages, as_text, assistant
 from app.kinds.settings import CommonSettings
+from app.kinds.votes import AggregationOptions, Vote, voters_of
 
 
 class SftSettings(CommonSettings):
     kind: Literal["sft"] = "sft"
     show_draft_diff: bool = True
+
+
+def demonstrations(agg: AggregationOptions, votes: Sequence[Vote], dropped: Counter[str]) -> list[str]:
+    """Every demonstration, or the reviewed one (else the latest) per task."""
+    if agg.mode == "all":
+        return [str(v.result["response"]) for v in votes]
+    voters = voters_of(votes, agg)
+    if isinstance(voters, str):
+        dropped[voters] += 1
+        return []
+    latest = max(voters, key=lambda v: v.annotation_id)
+    return [str(latest.result["response"])]
+
+
+def _as_messages(form: RowForm) -> bool:
+    style = form.options.sft_style
+    return style == "messages" or (style == "auto" and form.chat)
 
 
 class Sft(KindBase):
@@ -40,6 +61,26 @@ class Sft(KindBase):
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_formats: ClassVar[tuple[str, ...]] = ("sft", "raw")
+    default_aggregation: ClassVar[str] = "all"
+
+    def refuse_aggregation(self, mode: str) -> str | None:
+        if mode in ("all", "reviewed"):
+            return None
+        return "demonstrations are free text: aggregate an sft project with 'all' or 'reviewed'"
+
+    def export_columns(self, export_format: str, form: RowForm) -> Columns:
+        if _as_messages(form):
+            return [("messages", "messages")]
+        return [("prompt", "string"), ("completion", "string")]
+
+    def export_rows(
+        self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        texts = demonstrations(form.options, task.votes, dropped)
+        if _as_messages(form):
+            return [{"messages": [*as_messages(task.prompt), assistant(t)]} for t in texts]
+        return [{"prompt": as_text(task.prompt), "completion": t} for t in texts]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 

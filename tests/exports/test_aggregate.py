@@ -1,4 +1,5 @@
-"""Aggregation against hand-built cases: ranking → pairs, ties, rating gaps, and every mode."""
+"""Aggregation against hand-built cases: ranking → pairs, ties, rating gaps, and every mode (the kinds'
+export sections and app.kinds.votes)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,19 @@ from typing import Any
 
 import pytest
 
-from app.exports.aggregate import Vote, aggregate_labels, aggregate_pairs, demonstrations, kto_labels
 from app.exports.schemas import Aggregation
+from app.kinds import get_kind
+from app.kinds.classification import aggregate_labels
+from app.kinds.sft import demonstrations
+from app.kinds.votes import Pair, Vote, kto_labels
+from app.kinds.votes import aggregate_pairs as pairs_by_kind
+
+
+def aggregate_pairs(
+    kind: str, agg: Aggregation, ids: list[str], vs: list[Vote], dropped: Counter
+) -> list[Pair]:
+    """The pairs a project of `kind` exports from one task's votes."""
+    return pairs_by_kind(get_kind(kind), agg, ids, vs, dropped)
 
 
 def votes(*results: dict[str, Any], reviewed: tuple[int, ...] = ()) -> list[Vote]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.core.db import session_scope
 from app.core.jobs import request_cancel
 from app.exports import job as job_module
-from app.exports import service
+from app.exports import reading, service
 from app.exports.job import run_export_job
 from app.exports.schemas import ExportRequest
 from app.exports.service import create_snapshot, snapshot_dir
@@ -133,7 +133,7 @@ def test_cancel_before_start_settles_the_snapshot(setup: tuple[int, str]) -> Non
 
 def test_cancel_while_running_keeps_no_files(setup: tuple[int, str], monkeypatch: pytest.MonkeyPatch) -> None:
     project_id, _ = setup
-    monkeypatch.setattr(service, "TASK_BATCH", 1)  # 40 batches, each reporting progress
+    monkeypatch.setattr(reading, "TASK_BATCH", 1)  # 40 batches, each reporting progress
     monkeypatch.setattr(job_module, "PROGRESS_EVERY_S", 0)
     job_id, snapshot_id = _unqueued(project_id, ExportRequest(format="preference"))
     outcome: list[str] = []

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -15,42 +14,34 @@ from app.auth.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
 from app.auth.policies import role_in
 from app.core.errors import PreflabError
 from app.exports import service
-from app.exports.schemas import AGGREGATIONS, FORMATS_BY_KIND, ExportRequest
-from app.models import Job, Member, Project, Role, Snapshot, User
-from app.web.api.v1.snapshots import download_response
+from app.exports.schemas import AGGREGATIONS, ExportRequest
+from app.kinds import kind_of
+from app.models import Job, Project, Role, User
+from app.web.downloads import snapshot_download
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
 router = APIRouter()
 
 
-def _members(session: SessionDep, project: Project) -> list[tuple[int, str]]:
-    rows = session.execute(
-        select(User.id, User.email)
-        .join(Member, Member.user_id == User.id)
-        .where(Member.project_id == project.id)
-    )
-    return [(r[0], r[1]) for r in rows]
-
-
 def _page(
     request: Request, session: SessionDep, project: Project, user: User, *, error: str | None = None,
     form: dict[str, Any] | None = None, status_code: int = 200,
 ) -> Response:  # fmt: skip
-    snapshots = list(
-        session.scalars(
-            select(Snapshot).where(Snapshot.project_id == project.id).order_by(Snapshot.id.desc())
-        )
-    )
+    snapshots = service.list_snapshots(session, project=project)
+    project_kind = kind_of(project)
     ctx = {
         "project": project,
         "role": role_in(session, project_id=project.id, user=user),
         "Role": Role,
         "snapshots": snapshots,
         "busy": any(s.status in ("queued", "running") for s in snapshots),
-        "formats": FORMATS_BY_KIND[project.kind],
+        "formats": project_kind.export_formats,
         "aggregations": AGGREGATIONS,
-        "members": _members(session, project),
+        "default_mode": project_kind.default_aggregation,
+        "aggregation_options": project_kind.export_options,
+        "criteria": project_kind.score_criteria(project.settings),
+        "members": service.annotators_to_leave_out(session, project=project),
         "error": error,
         "form": form or {},
     }
@@ -128,7 +119,7 @@ def snapshot_page(request: Request, snapshot: SnapshotDep, session: SessionDep) 
 
 @router.get("/snapshots/{sid}/download/{split}")
 def download_page(snapshot: SnapshotDep, split: str) -> Response:
-    return download_response(snapshot, split)
+    return snapshot_download(snapshot, split)
 
 
 @router.post("/snapshots/{sid}/delete")

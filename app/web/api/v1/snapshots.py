@@ -6,18 +6,17 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
 
 from app.auth.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
 from app.exports import service
 from app.exports.schemas import ExportRequest, SnapshotCreated, SnapshotRead
 from app.models import Snapshot
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.downloads import snapshot_download
 
 router = APIRouter(tags=["snapshots"])
 
 SplitName = Literal["train", "validation", "test"]
-MEDIA_TYPES = {"jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
 
 
 @router.post("/projects/{pid}/snapshots", status_code=202)
@@ -33,8 +32,7 @@ def create_snapshot(
 def list_snapshots(
     project: ProjectAsLead, session: SessionDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[SnapshotRead]:
-    page = page_of(session, select(Snapshot).where(Snapshot.project_id == project.id), Snapshot.id,
-                   cursor=cursor, limit=limit)  # fmt: skip
+    page = page_of(session, service.snapshots_of(project), Snapshot.id, cursor=cursor, limit=limit)
     return Page(items=[SnapshotRead.model_validate(s) for s in page.items], next_cursor=page.next_cursor)
 
 
@@ -43,17 +41,9 @@ def get_snapshot(snapshot: SnapshotDep) -> SnapshotRead:
     return SnapshotRead.model_validate(snapshot)
 
 
-def download_response(snapshot: Snapshot, split: str) -> FileResponse:
-    """The file streamed from disk in chunks, named after the project, version and split."""
-    path = service.file_for(snapshot, split)
-    name = f"project-{snapshot.project_id}-v{snapshot.version}-{path.name}"
-    media = "application/gzip" if path.suffix == ".gz" else MEDIA_TYPES[snapshot.file_format]
-    return FileResponse(path, media_type=media, filename=name)
-
-
 @router.get("/snapshots/{sid}/download")
 def download(snapshot: SnapshotDep, split: SplitName = Query("train")) -> FileResponse:
-    return download_response(snapshot, split)
+    return snapshot_download(snapshot, split)
 
 
 @router.delete("/snapshots/{sid}", status_code=204)

@@ -5,7 +5,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -14,8 +13,8 @@ from app.core.config import get_settings
 from app.core.errors import InvalidInput
 from app.imports.job import start_import_job
 from app.imports.readers import read_rows
-from app.imports.schemas import ImportAnswer, TaskRead
-from app.imports.service import ImportResult, import_inline
+from app.imports.schemas import ImportAnswer, ImportQueued, ImportRefused, TaskRead
+from app.imports.service import ImportResult, import_inline, tasks_of
 from app.imports.shapes import ImportMapping, RowError, parse_mapping
 from app.models import Project, Task, User
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
@@ -61,8 +60,8 @@ _MULTIPART_BODY = {
     response_model=ImportAnswer,
     openapi_extra=_MULTIPART_BODY,
     responses={
-        202: {"description": "a large file runs as a Job: {job_id}"},
-        422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"},
+        202: {"model": ImportQueued, "description": "a large file runs as a Job"},
+        422: {"model": ImportRefused, "description": "bad rows; nothing imported"},
     },
 )
 async def import_file(
@@ -71,7 +70,7 @@ async def import_file(
     user: CurrentUser,
     session: SessionDep,
     mapping: str | None = MapQuery,
-) -> Any:
+) -> ImportAnswer | JSONResponse:
     settings = get_settings()
     parsed = _mapping(mapping)
     # End the transaction the access checks opened before a slow upload streams in: on SQLite it holds
@@ -95,7 +94,7 @@ async def import_file(
                 mapping=mapping,
             )
             upload.path = None  # the job owns the file now
-            return JSONResponse({"job_id": job.id}, status_code=202)
+            return JSONResponse(ImportQueued(job_id=job.id).model_dump(), status_code=202)
         result = await run_in_threadpool(
             _import_file, session, project, user, upload.path, upload.filename, parsed
         )
@@ -124,7 +123,7 @@ def _import_file(
 @router.post(
     "/projects/{pid}/tasks",
     status_code=201,
-    responses={422: {"description": "bad rows: {errors: [{line, message}]}; nothing imported"}},
+    responses={422: {"model": ImportRefused, "description": "bad rows; nothing imported"}},
 )
 def create_tasks(
     rows: list[Any],
@@ -149,9 +148,7 @@ def create_tasks(
 def list_tasks(
     project: ProjectAsReviewer, session: SessionDep, cursor: Cursor = None, limit: Limit = 50
 ) -> Page[TaskRead]:
-    page = page_of(
-        session, select(Task).where(Task.project_id == project.id), Task.id, cursor=cursor, limit=limit
-    )
+    page = page_of(session, tasks_of(project), Task.id, cursor=cursor, limit=limit)
     return Page(items=[TaskRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor)
 
 

@@ -1,0 +1,217 @@
+"""What every row shape becomes (`TaskRow`), how a refusal reads (`RowError`), and the checks the shapes
+share: text, chat messages, prompts, and the keys any shape may carry (external_id, meta, priority, gold)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+MAX_RESPONSES = 20
+PRIORITY_MIN = -(2**31)
+PRIORITY_MAX = 2**31 - 1
+ROLES = frozenset({"system", "user", "assistant"})
+RESERVED_RESPONSE_IDS = frozenset({"tie"})  # "tie" is a pairwise answer, never a response id
+COMMON_KEYS = frozenset({"external_id", "meta", "priority", "gold"})
+
+
+@dataclass(slots=True)
+class TaskRow:
+    external_id: str | None
+    prompt: str | list[dict[str, str]]
+    responses: list[dict[str, Any]]
+    meta: dict[str, Any]
+    priority: int = 0
+    gold: Any | None = None
+
+
+class RowError(ValueError):
+    """A row that cannot become a task; str(err) is a human message saying what was wrong and what to do."""
+
+
+class CsvRow(dict[str, str]):
+    """A row read from a CSV file: every value is a string and an empty cell means "absent".
+
+    `read_rows` yields these for CSV input so that `normalize_row` can parse `priority` and `meta`
+    cells and treat empty cells as missing; JSON rows stay strict.
+    """
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportMapping:
+    """Label Studio data-key mapping, from "?map=prompt:question,responses:answer1|answer2"."""
+
+    prompt: str | None
+    responses: tuple[str, ...]
+
+
+def described(value: Any) -> str:
+    """How a found value is described in messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string" if value and not value.isspace() else "an empty string"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A short JSON rendering of a found value, for messages."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def key_list(raw: dict[str, Any], limit: int = 12) -> str:
+    names = [f'"{k}"' for k in list(raw)[:limit]]
+    if len(raw) > limit:
+        names.append(f"… ({len(raw)} keys)")
+    return ", ".join(names) if names else "none"
+
+
+def is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not value.isspace()
+
+
+def required_text(value: Any, what: str) -> str:
+    if isinstance(value, str) and value and not value.isspace():
+        return value
+    raise RowError(f"{what} must be a non-empty string, got {described(value)}")
+
+
+def _content(value: Any, what: str) -> str:
+    """Message content: a string, or OpenAI-style text parts joined by newlines."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value:
+        parts: list[str] = []
+        for part in value:
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            else:
+                raise RowError(f"{what} content may only hold text parts; convert other parts to text")
+        return "\n".join(parts)
+    raise RowError(f'{what} "content" must be a string, got {described(value)}')
+
+
+def chat_messages(value: Any, what: str) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise RowError(
+            f'{what} must be a non-empty list of chat messages {{"role", "content"}}, got {described(value)}'
+        )
+    out: list[dict[str, str]] = []
+    for i, message in enumerate(value, 1):
+        where = f"{what} message {i}"
+        if not isinstance(message, dict):
+            raise RowError(f'{where} must be an object {{"role", "content"}}, got {described(message)}')
+        role = message.get("role")
+        if not isinstance(role, str) or role not in ROLES:
+            raise RowError(f'{where} has role {shown(role)}; role must be "system", "user" or "assistant"')
+        out.append({"role": role, "content": _content(message.get("content"), where)})
+    return out
+
+
+def prompt_of(value: Any, what: str = '"prompt"') -> str | list[dict[str, str]]:
+    if isinstance(value, str):
+        if value and not value.isspace():
+            return value
+    elif isinstance(value, list) and value:
+        return chat_messages(value, what)
+    raise RowError(f"{what} must be a non-empty string or a list of chat messages, got {described(value)}")
+
+
+def final_reply(messages: list[dict[str, str]], what: str) -> str:
+    last = messages[-1]
+    if last["role"] != "assistant":
+        raise RowError(f"{what} must end with an assistant message, but its last message is {last['role']}")
+    if not last["content"] or last["content"].isspace():
+        raise RowError(f"the final assistant message of {what} is empty")
+    return last["content"]
+
+
+def source_label(value: Any) -> dict[str, Any]:
+    if not isinstance(value, bool):
+        raise RowError(f'"label" must be true or false, got {described(value)}')
+    return {"source_label": value}
+
+
+def _parse_int(value: str, what: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise RowError(f"{what} must be an integer, got {shown(value)}") from None
+
+
+def finish_row(
+    raw: dict[str, Any],
+    consumed: frozenset[str] | set[str],
+    prompt: str | list[dict[str, str]],
+    responses: list[dict[str, Any]],
+    add: dict[str, Any] | None = None,
+    *,
+    csv_row: bool | None = None,
+) -> TaskRow:
+    """Common keys (external_id, meta, priority, gold), unconsumed keys into meta, and the TaskRow."""
+    if csv_row is None:
+        csv_row = type(raw) is CsvRow
+    external_id = raw.get("external_id")
+    if external_id is not None:
+        if isinstance(external_id, int) and not isinstance(external_id, bool):
+            external_id = str(external_id)
+        elif not isinstance(external_id, str):
+            raise RowError(f'"external_id" must be a string or an integer, got {described(external_id)}')
+        elif not external_id or external_id.isspace():
+            if not csv_row:
+                raise RowError('"external_id" must be a non-empty string; leave it out to have none')
+            external_id = None
+
+    meta_value = raw.get("meta")
+    if meta_value is None:
+        meta: dict[str, Any] = {}
+    elif isinstance(meta_value, dict):
+        meta = dict(meta_value)
+    elif csv_row and isinstance(meta_value, str):
+        meta = {}
+        if meta_value.strip():
+            try:
+                parsed = orjson.loads(meta_value)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                raise RowError('the "meta" column must hold a JSON object such as {"source": "x"}')
+            meta = parsed
+    else:
+        raise RowError(f'"meta" must be a JSON object, got {described(meta_value)}')
+
+    for key, value in raw.items():
+        if key not in consumed and key not in COMMON_KEYS and key not in meta:
+            meta[key] = value
+    if add:
+        meta.update(add)
+
+    priority = raw.get("priority", 0)
+    if priority is None:
+        priority = 0
+    elif csv_row and isinstance(priority, str):
+        priority = _parse_int(priority, '"priority"') if priority.strip() else 0
+    elif not isinstance(priority, int) or isinstance(priority, bool):
+        raise RowError(f'"priority" must be an integer, got {described(priority)}')
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise RowError(f'"priority" must be between {PRIORITY_MIN} and {PRIORITY_MAX}, got {priority}')
+
+    gold = raw.get("gold")
+    if csv_row and gold == "":
+        gold = None
+    return TaskRow(external_id, prompt, responses, meta, priority, gold)

@@ -1,0 +1,108 @@
+"""Export rows as the kinds write them, in the shapes TRL's trainers load unchanged: preference →
+DPOTrainer / RewardTrainer, kto → KTOTrainer, sft → SFTTrainer, classification → a text classifier.
+
+A kind names its columns (`Column`, mapped to file types by app.exports.formats) and builds its rows;
+what is the same for every kind (chat or plain text, the aggregation asked for) comes in a `RowForm`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from app.kinds.votes import AggregationOptions, Pair, Vote, kto_labels
+
+# "text": a prompt or a completion in the export's form (a message list in chat form, else a string)
+Column = Literal["text", "string", "messages", "float", "bool", "strings"]
+Columns = list[tuple[str, Column]]
+
+
+class ExportTask(Protocol):
+    """One task as an export reads it (app.exports.formats.TaskRecord)."""
+
+    @property
+    def prompt(self) -> Any: ...
+    @property
+    def responses(self) -> list[dict[str, Any]]: ...
+    @property
+    def votes(self) -> list[Vote]: ...
+
+
+def as_messages(prompt: Any) -> list[dict[str, str]]:
+    if isinstance(prompt, list):
+        return [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in prompt]
+    return [{"role": "user", "content": str(prompt)}]
+
+
+def as_text(prompt: Any) -> str:
+    """A message list flattened for plain-text consumers: 'Role: content' turns."""
+    if not isinstance(prompt, list):
+        return str(prompt)
+    return "\n\n".join(f"{str(m.get('role', 'user')).capitalize()}: {m.get('content', '')}" for m in prompt)
+
+
+def assistant(text: str) -> dict[str, str]:
+    return {"role": "assistant", "content": text}
+
+
+@dataclass(frozen=True, slots=True)
+class RowForm:
+    """What every kind's rows share in one snapshot: the aggregation asked for, chat or plain text, and
+    the project's settings."""
+
+    options: AggregationOptions
+    chat: bool
+    settings: Mapping[str, Any]
+
+    @property
+    def keeps_ties(self) -> bool:
+        return self.options.ties == "keep"
+
+    def prompt(self, prompt: Any) -> Any:
+        return as_messages(prompt) if self.chat else as_text(prompt)
+
+    def completion(self, text: str) -> Any:
+        return [assistant(text)] if self.chat else text
+
+
+def preference_columns(form: RowForm, *, margin: bool, scores: bool) -> Columns:
+    columns: Columns = [("prompt", "text"), ("chosen", "text"), ("rejected", "text")]
+    if margin:
+        columns.append(("margin", "float"))
+    if scores:
+        columns += [("score_chosen", "float"), ("score_rejected", "float")]
+    if form.keeps_ties:
+        columns.append(("tie", "bool"))
+    return columns
+
+
+def preference_rows(
+    task: ExportTask, pairs: Sequence[Pair], form: RowForm, *, margin: bool, scores: bool
+) -> list[dict[str, Any]]:
+    by_id = {str(r["id"]): str(r.get("text", "")) for r in task.responses}
+    rows = []
+    for pair in pairs:
+        row: dict[str, Any] = {
+            "prompt": form.prompt(task.prompt),
+            "chosen": form.completion(by_id[pair.chosen]),
+            "rejected": form.completion(by_id[pair.rejected]),
+        }
+        if margin:
+            row["margin"] = pair.margin if pair.margin is not None else 0.0
+        if scores:
+            row["score_chosen"], row["score_rejected"] = pair.score_chosen, pair.score_rejected
+        if form.keeps_ties:
+            row["tie"] = pair.tie
+        rows.append(row)
+    return rows
+
+
+KTO_COLUMNS: Columns = [("prompt", "text"), ("completion", "text"), ("label", "bool")]
+
+
+def kto_rows(task: ExportTask, pairs: Sequence[Pair], form: RowForm) -> list[dict[str, Any]]:
+    by_id = {str(r["id"]): str(r.get("text", "")) for r in task.responses}
+    return [
+        {"prompt": form.prompt(task.prompt), "completion": form.completion(by_id[rid]), "label": label}
+        for rid, label in kto_labels(pairs)
+    ]
