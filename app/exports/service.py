@@ -28,11 +28,11 @@ from app.core import audit
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import Conflict, NotFound
-from app.core.jobs import create_job
 from app.exports.aggregate import Vote
 from app.exports.formats import Shape, TaskRecord, prompt_key
 from app.exports.schemas import ExportRequest
 from app.exports.writers import SplitWriter, split_of
+from app.jobs.runtime import create_job
 from app.models import (
     Annotation,
     Project,
@@ -49,10 +49,6 @@ from app.models.base import JSONType
 TASK_NAME = "export.snapshot"
 TASK_BATCH = 2000
 REVIEWED = ("accepted", "corrected")
-
-
-class ExportCancelled(Exception):
-    pass
 
 
 # --- creating and deleting -----------------------------------------------------------------------------

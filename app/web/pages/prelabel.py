@@ -17,7 +17,7 @@ from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, Projec
 from app.auth.policies import can_cancel, role_in
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
-from app.core.jobs import request_cancel
+from app.jobs.runtime import request_cancel
 from app.labeling import service as labeling
 from app.models import Annotation, Assignment, Job, Project, ProjectKind, Role, Suggestion, Task, User
 from app.prelabel import prompts, review, service
