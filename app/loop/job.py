@@ -3,6 +3,7 @@ reordering the queue from stored scores (queue "default"). What they compute is 
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from sqlalchemy import exists, insert, select
@@ -77,7 +78,8 @@ def run_scoring_job(job_id: int) -> str:
             )
         scored = skipped = 0
         margins: list[float] = []
-        try:
+        # a page of scoring on a slow device may outlast the heartbeat timeout
+        with run.beating(), closing(scorer):
             for rows in _pages(project_id, job_id, request):
                 pairs: list[tuple[str | list[dict[str, str]], str]] = []
                 owners: list[tuple[int, str]] = []
@@ -125,8 +127,6 @@ def run_scoring_job(job_id: int) -> str:
                     return run.cancel(
                         log=f"cancelled after {scored} tasks; the queue order was left as it was"
                     )
-        finally:
-            scorer.close()
         with session_scope() as session:
             job = run.finish_in(  # first, so ordering reads this job as the latest
                 session,

@@ -273,7 +273,8 @@ def run_policy_job(
                 else ""
             ),
         )
-        totals = run.run()
+        with running.beating():  # a step of generation on a slow device may outlast the heartbeat timeout
+            totals = run.run()
     finally:
         run.close()
     summary = (
