@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     import_batch_size: int = 2000
 
     # Background jobs
-    job_heartbeat_timeout_s: int = 120  # a training job silent this long is marked failed (its worker died)
+    job_heartbeat_timeout_s: int = 120  # a running job silent this long is marked failed (its worker died)
 
     # Sessions and login
     session_max_age_s: int = 14 * 24 * 3600

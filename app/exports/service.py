@@ -24,17 +24,13 @@ from app.core import audit
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import Conflict, NotFound
-from app.core.jobs import create_job
 from app.exports.reading import read_transaction
 from app.exports.schemas import ExportRequest
 from app.exports.writing import Progress, write_snapshot
+from app.jobs.runtime import create_job
 from app.models import Member, Project, Snapshot, User, utcnow
 
 TASK_NAME = "export.snapshot"
-
-
-class ExportCancelled(Exception):
-    pass
 
 
 # --- creating and deleting -----------------------------------------------------------------------------

@@ -13,25 +13,21 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
 from app.core.db import get_engine, session_scope
 from app.core.errors import ImportRejected
-from app.core.jobs import append_log, claim_job, create_job, finish_job
 from app.imports.readers import read_rows
 from app.imports.service import ImportResult, import_rows, record_import, validate_file
 from app.imports.shapes import parse_mapping
+from app.jobs.runtime import RunningJob, append_log, create_job, record_progress, run_job
 from app.models import Job, Project, Task, User
 
 TASK_NAME = "import.tasks"
-
-
-class ImportCancelled(Exception):
-    pass
 
 
 def store_upload(stream: BinaryIO) -> Path:
@@ -54,140 +50,108 @@ def start_import_job(
     )
 
 
-def _set_progress(job_id: int, value: float, message: str) -> bool:
-    """Record progress; returns whether a cancel was requested."""
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        job.progress = value
-        job.progress_message = message
-        return job.cancel_requested
-
-
-def _cancel_requested(job_id: int) -> bool:
-    with get_engine().execution_options(sqlite_deferred=True).connect() as conn:
-        return bool(conn.execute(select(Job.cancel_requested).where(Job.id == job_id)).scalar())
-
-
 def _remove_rows_of(session: Session, job_id: int) -> int:
     stmt = delete(Task).where(Task.import_job_id == job_id, Task.annotation_count == 0)
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-def _finish(
-    job_id: int, status: str, *, error: str | None = None, result: dict[str, Any] | None = None, log: str
-) -> str:
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        if result is not None:
-            job.result = result
-        finish_job(job, status, error=error)
-        append_log(job, log)
-    return status
-
-
 def run_import_job(job_id: int) -> str:
     """Run an import job; returns its final status. Safe to deliver twice."""
-    with session_scope() as session:
-        job = claim_job(session, job_id, "import")
-        if job is None:
-            return "skipped"
-        params: dict[str, Any] = dict(job.params)
-        project_id = job.project_id
-        append_log(job, f"attempt {job.attempts}: importing {params['filename']}")
-    assert project_id is not None
-    path, filename = Path(params["path"]), params["filename"]
-    mapping = parse_mapping(params.get("mapping"))
-    if not path.exists():
-        return _finish(
-            job_id,
-            "failed",
-            error=f"the uploaded file is gone ({path.name}); upload it again",
-            log="file missing",
-        )
-    sqlite = get_engine().dialect.name == "sqlite"
-    size = max(path.stat().st_size, 1)
-
-    total_rows = 0
-    if sqlite:
-        report = validate_file(
-            path,
-            filename=filename,
-            mapping=mapping,
-            on_progress=lambda f: _set_progress(job_id, 0.5 * f, "checking rows"),
-        )
-        if report.error_count:
-            return _reject(job_id, path, ImportRejected(report.errors, report.error_count))
-        total_rows = max(report.rows, 1)
-        with session_scope() as session:
-            removed = _remove_rows_of(session, job_id)  # an earlier attempt that crashed
-            if removed:
-                append_log(session.get_one(Job, job_id), f"removed {removed} rows of an interrupted attempt")
-
-    try:
-        with path.open("rb") as fh, session_scope() as session:
-
-            def on_batch(result: ImportResult) -> None:
-                if sqlite:  # commit this batch with its progress, then look for a cancel
-                    job = session.get_one(Job, job_id)
-                    job.progress = 0.5 + 0.5 * min(result.rows / total_rows, 0.99)
-                    job.progress_message = f"{result.rows:,} of {total_rows:,} rows written"
-                    session.commit()
-                    cancelled = _cancel_requested(job_id)  # a read that takes no write lock
-                else:
-                    cancelled = _set_progress(job_id, min(fh.tell() / size, 0.99), f"{result.rows:,} rows")
-                if cancelled:
-                    raise ImportCancelled
-
-            result = import_rows(
-                session,
-                project_id=project_id,
-                raw_rows=read_rows(fh, filename=filename),
-                mapping=mapping,
-                job_id=job_id,
-                on_batch=on_batch,
-            )
-            job = session.get_one(Job, job_id)
-            job.result = {"imported": result.imported, "duplicates": result.duplicates, "rows": result.rows}
-            finish_job(job, "succeeded")
-            append_log(job, f"imported {result.imported}, duplicates {result.duplicates}")
-            record_import(
-                session,
-                result,
-                project_id=project_id,
-                actor_id=job.created_by_id,
-                source=filename,
-                target=("job", job_id),
-            )
-    except ImportRejected as exc:
-        return _reject(job_id, path, exc)
-    except ImportCancelled:
-        _clean_up(job_id, path, sqlite=sqlite)
-        return _finish(job_id, "cancelled", log="cancelled; nothing was imported")
-    except Exception as exc:  # the database went away, a lock timed out…: fail clean, never stay "running"
-        _clean_up(job_id, path, sqlite=sqlite)
-        return _finish(
-            job_id,
-            "failed",
-            error=f"the import stopped: {exc}; nothing was imported, upload again",
-            log=f"failed: {type(exc).__name__}",
-        )
-    path.unlink(missing_ok=True)
-    return "succeeded"
-
-
-def _clean_up(job_id: int, path: Path, *, sqlite: bool) -> None:
-    if sqlite:  # batches committed as they went: take them back out
-        with session_scope() as session:
-            _remove_rows_of(session, job_id)
-    path.unlink(missing_ok=True)
-
-
-def _reject(job_id: int, path: Path, exc: ImportRejected) -> str:
-    path.unlink(missing_ok=True)
-    return _finish(
+    with run_job(
         job_id,
-        "failed",
-        error=exc.message,
+        "import",
+        failure="the import stopped: {error}; nothing was imported, upload again",
+        cancelled="cancelled; nothing was imported",
+    ) as run:
+        if run is None:
+            return "skipped"
+        params, project_id = run.params, run.project_id
+        run.log(f"attempt {run.attempts}: importing {params['filename']}")
+        assert project_id is not None
+        path, filename = Path(params["path"]), params["filename"]
+        mapping = parse_mapping(params.get("mapping"))
+        if not path.exists():
+            return run.fail(f"the uploaded file is gone ({path.name}); upload it again", log="file missing")
+        sqlite = get_engine().dialect.name == "sqlite"
+        size = max(path.stat().st_size, 1)
+
+        def settle(session: Session, job: Job) -> None:
+            if job.status == "succeeded":
+                return
+            if sqlite:  # batches committed as they went: take them back out
+                _remove_rows_of(session, job_id)
+            if job.status != "queued":  # a retry reads the file again
+                path.unlink(missing_ok=True)
+
+        run.settle = settle
+        total_rows = 0
+        if sqlite:
+            report = validate_file(
+                path,
+                filename=filename,
+                mapping=mapping,
+                on_progress=lambda f: run.progress(0.5 * f, "checking rows"),
+            )
+            if report.error_count:
+                return _reject(run, ImportRejected(report.errors, report.error_count))
+            total_rows = max(report.rows, 1)
+            with session_scope() as session:
+                removed = _remove_rows_of(session, job_id)  # an earlier attempt that crashed
+                if removed:
+                    append_log(
+                        session.get_one(Job, job_id), f"removed {removed} rows of an interrupted attempt"
+                    )
+
+        try:
+            with path.open("rb") as fh, session_scope() as session:
+
+                def on_batch(result: ImportResult) -> None:
+                    if sqlite:  # commit this batch with its progress, then look for a cancel
+                        record_progress(
+                            session.get_one(Job, job_id),
+                            0.5 + 0.5 * min(result.rows / total_rows, 0.99),
+                            f"{result.rows:,} of {total_rows:,} rows written",
+                        )
+                        session.commit()
+                        run.check_cancel()  # a read that takes no write lock
+                    else:
+                        run.progress(fh.tell() / size, f"{result.rows:,} rows")
+
+                result = import_rows(
+                    session,
+                    project_id=project_id,
+                    raw_rows=read_rows(fh, filename=filename),
+                    mapping=mapping,
+                    job_id=job_id,
+                    on_batch=on_batch,
+                )
+                run.finish_in(
+                    session,
+                    "succeeded",
+                    result={
+                        "imported": result.imported,
+                        "duplicates": result.duplicates,
+                        "rows": result.rows,
+                    },
+                    log=f"imported {result.imported}, duplicates {result.duplicates}",
+                )
+                record_import(
+                    session,
+                    result,
+                    project_id=project_id,
+                    actor_id=run.created_by_id,
+                    source=filename,
+                    target=("job", job_id),
+                )
+        except ImportRejected as exc:
+            return _reject(run, exc)
+        path.unlink(missing_ok=True)
+    return run.status
+
+
+def _reject(run: RunningJob, exc: ImportRejected) -> str:
+    return run.fail(
+        exc.message,
         log=f"{exc.total_errors} bad rows; nothing imported",
         result={"errors": exc.errors, "error_count": exc.total_errors},
     )

@@ -18,23 +18,20 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.policies import model_for
 from app.core import audit
-from app.core.db import session_scope
 from app.core.errors import InvalidInput
-from app.core.jobs import append_log, claim_job, create_job, finish_job
-from app.exports.formats import as_messages, as_text
-from app.loop.priority import RULE_HELP, Scored, favourite, margin, priorities
-from app.models import Job, Project, ProjectKind, Snapshot, Suggestion, Task, TrainedModel, User, utcnow
+from app.jobs.runtime import create_job
+from app.loop.priority import RULE_HELP, Scored, priorities
+from app.models import Job, Project, ProjectKind, Snapshot, Suggestion, Task, TrainedModel, User
 from app.projects.service import count_tasks
 
 SCORE_TASK = "loop.score"
 ORDER_TASK = "loop.order"
 SCORABLE = (ProjectKind.pairwise, ProjectKind.ranking, ProjectKind.rating)
-PAGE = 256
 BINS = 12
 
 
@@ -97,33 +94,6 @@ def start_scoring(
     return job, total
 
 
-# ------------------------------------------------------------------------------------------ the job
-
-
-def _pages(project_id: int, job_id: int, request: ScoringRequest) -> Any:
-    """Pages of (id, prompt, responses) this job has not scored yet, in id order."""
-    mine = exists().where(Suggestion.task_id == Task.id, Suggestion.job_id == job_id)
-    cols = (Task.id, Task.prompt, Task.responses)
-    base = select(*cols).where(Task.project_id == project_id, ~mine).order_by(Task.id)
-    if request.task_ids is not None:
-        ids = sorted(set(request.task_ids))
-        for start in range(0, len(ids), PAGE):
-            with session_scope() as session:
-                rows = session.execute(base.where(Task.id.in_(ids[start : start + PAGE]))).all()
-            yield rows
-        return
-    cursor, left = 0, request.limit
-    while left is None or left > 0:
-        size = PAGE if left is None else min(PAGE, left)
-        with session_scope() as session:
-            rows = session.execute(base.where(Task.status == "open", Task.id > cursor).limit(size)).all()
-        if not rows:
-            return
-        yield rows
-        cursor = rows[-1][0]
-        left = None if left is None else left - len(rows)
-
-
 def distribution(margins: list[float]) -> dict[str, Any]:
     """Summary and histogram of reward margins (equal-width bins up to the 99th percentile)."""
     if not margins:
@@ -139,115 +109,6 @@ def distribution(margins: list[float]) -> dict[str, Any]:
         "max": float(values.max()),
         "bins": [[float(edges[i]), float(edges[i + 1]), int(c)] for i, c in enumerate(counts)],
     }
-
-
-def _finish(job_id: int, status: str, *, log: str, error: str | None = None, **result: Any) -> str:
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        finish_job(job, status, error=error)
-        job.result = {**job.result, **result}
-        append_log(job, log)
-    return status
-
-
-def run_scoring_job(job_id: int) -> str:
-    with session_scope() as session:
-        job = claim_job(session, job_id, "scoring")
-        if job is None or job.project_id is None:
-            return "skipped"
-        params, project_id = dict(job.params), job.project_id
-        append_log(job, f"attempt {job.attempts}: scoring with {params['model']['name']}")
-    request = ScoringRequest.model_validate(params["request"])
-    chat = bool(params.get("chat"))
-    try:
-        from mlcore.score import RewardScorer
-    except ImportError as exc:
-        return _finish(
-            job_id,
-            "failed",
-            error=f"this worker cannot score: {exc}; install the train extra (torch, transformers)",
-            log="no torch",
-        )
-    try:
-        scorer = RewardScorer(
-            params["model"]["path"], chat=chat, max_length=request.max_length, batch_size=request.batch_size
-        )
-    except Exception as exc:
-        return _finish(
-            job_id, "failed", error=f"could not load the reward model: {exc}", log=type(exc).__name__
-        )
-    with session_scope() as session:
-        project = session.get_one(Project, project_id)
-        total = (
-            len(set(request.task_ids))
-            if request.task_ids is not None
-            else count_tasks(session, project, task_ids=None, open_only=True, limit=request.limit)
-        )
-    scored = skipped = 0
-    margins: list[float] = []
-    try:
-        for rows in _pages(project_id, job_id, request):
-            pairs: list[tuple[str | list[dict[str, str]], str]] = []
-            owners: list[tuple[int, str]] = []
-            for task_id, prompt, responses in rows:
-                if len(responses or []) < 2:
-                    skipped += 1
-                    continue
-                shaped = as_messages(prompt) if chat else as_text(prompt)
-                for response in responses:
-                    pairs.append((shaped, str(response.get("text", ""))))
-                    owners.append((task_id, str(response["id"])))
-            scores: dict[int, dict[str, float]] = {}
-            for (task_id, rid), value in zip(owners, scorer.score(pairs), strict=True):
-                scores.setdefault(task_id, {})[rid] = round(value, 6)
-            now = utcnow()
-            suggestions = []
-            for task_id, by_id in scores.items():
-                gap = margin(by_id)
-                margins.append(gap)
-                suggestions.append(
-                    {
-                        "task_id": task_id,
-                        "job_id": job_id,
-                        "kind": "score",
-                        "result": {"scores": by_id, "margin": round(gap, 6), "favourite": favourite(by_id)},
-                        "model": params["model"]["name"][:200],
-                        "created_at": now,
-                    }
-                )
-            scored += len(suggestions)
-            with session_scope() as session:
-                if suggestions:
-                    session.connection().execute(insert(Suggestion), suggestions)
-                job = session.get_one(Job, job_id)
-                done = scored + skipped
-                job.progress = min(done / max(total, 1), 0.99)
-                job.progress_message = (
-                    f"{done:,} of {total:,} tasks · {scored:,} scored · {skipped:,} skipped"
-                )
-                if job.cancel_requested:
-                    finish_job(job, "cancelled")
-                    append_log(job, f"cancelled after {scored} tasks; the queue order was left as it was")
-                    return "cancelled"
-    except Exception as exc:
-        return _finish(job_id, "failed", error=f"scoring stopped: {exc}", log=type(exc).__name__)
-    finally:
-        scorer.close()
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        job.result = {
-            "scored": scored,
-            "skipped_fewer_than_two_responses": skipped,
-            "model": params["model"],
-            "distribution": distribution(margins),
-        }
-        finish_job(job, "succeeded")  # first, so ordering reads this job as the latest
-        session.flush()
-        project = session.get_one(Project, project_id)
-        order = apply_order(session, project)
-        job.result = {**job.result, "order": order}
-        append_log(job, f"scored {scored} tasks ({skipped} skipped); queue order: {order['rule']}")
-    return "succeeded"
 
 
 # ------------------------------------------------------------------------------------------ ordering
@@ -336,18 +197,6 @@ def request_reorder(session: Session, project: Project, *, user: User | None) ->
         project_id=project.id,
         user_id=user.id if user else None,
     )
-
-
-def run_order_job(job_id: int) -> str:
-    with session_scope() as session:
-        job = claim_job(session, job_id, "ordering")
-        if job is None or job.project_id is None:
-            return "skipped"
-        project = session.get_one(Project, job.project_id)
-        job.result = apply_order(session, project)
-        finish_job(job, "succeeded")
-        append_log(job, f"queue order {job.result['rule']}: {job.result['ordered']} tasks ordered")
-    return "succeeded"
 
 
 # ------------------------------------------------------------------------------------------ reading

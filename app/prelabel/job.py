@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.core.db import get_engine, session_scope
 from app.core.errors import InvalidInput
-from app.core.jobs import append_log, claim_job, finish_job
 from app.imports.shapes import MAX_RESPONSES
+from app.jobs.runtime import RunningJob, record_progress, run_job
 from app.models import Job, LlmCacheEntry, Project, Suggestion, Task, utcnow
 from app.prelabel.endpoint import api_key, check_destination
 from app.prelabel.modes import Item, Plan, Skip, TaskView, build_items, free_ids
@@ -104,11 +104,12 @@ class Sink:
                 self._write(session, outcomes)
             job = session.get_one(Job, self.job_id)
             processed = totals.done + totals.errors + sum(self.skipped.values())
-            job.progress = min(processed / max(self.total, 1), 0.99)
-            job.progress_message = (
+            record_progress(
+                job,
+                processed / max(self.total, 1),
                 f"{processed:,} of {self.total:,} tasks · {totals.errors:,} errors · "
-                f"{totals.cached:,} cached · cost {totals.cost:.4f}"
-            )[:200]
+                f"{totals.cached:,} cached · cost {totals.cost:.4f}",
+            )
             job.result = self.result(totals)
             return bool(job.cancel_requested)
 
@@ -236,49 +237,44 @@ def _target(kind: str, settings: dict[str, Any], k: int | None) -> int:
     return {"ranking": int(settings.get("k", 4)), "sft": 1}.get(kind, 2)
 
 
-def _finish(job_id: int, status: str, *, log: str, error: str | None = None) -> str:
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        progress = job.progress
-        finish_job(job, status, error=error)
-        if status == "succeeded" and (job.result or {}).get("stopped") == "budget":
-            job.progress = progress  # stopped at the budget: say how far it got
-        append_log(job, log)
-    return status
-
-
-def finish_run(job_id: int, totals: Totals, summary: str) -> str:
+def finish_run(run: RunningJob, totals: Totals, summary: str) -> str:
     """The job's end, from how the run stopped: cancelled, failed, at the budget, or done."""
     if totals.stopped == "cancelled":
-        return _finish(job_id, "cancelled", log=f"cancelled: {summary}")
+        return run.cancel(log=f"cancelled: {summary}")
     if totals.stopped == "failed":
-        return _finish(job_id, "failed", error=totals.stop_detail, log=f"failed: {summary}")
-    if totals.stopped == "budget":
-        return _finish(job_id, "succeeded", log=f"stopped at the budget: {summary}")
-    return _finish(job_id, "succeeded", log=summary)
+        return run.fail(totals.stop_detail or "the run failed", log=f"failed: {summary}")
+    if totals.stopped == "budget":  # stopped at the budget: say how far it got
+        return run.succeed(log=f"stopped at the budget: {summary}", keep_progress=True)
+    return run.succeed(log=summary)
 
 
 def run_prelabel_job(job_id: int) -> str:
     """Run a pre-label job; returns its final status."""
-    with session_scope() as session:
-        job = claim_job(session, job_id, "prelabel")
-        if job is None:
+    with run_job(job_id, "prelabel", failure="the pre-label job stopped: {error}") as run:
+        if run is None:
             return "skipped"
-        params: dict[str, Any] = dict(job.params)
-        project = session.get_one(Project, job.project_id)
-        session.expunge(project)
-        append_log(job, f"attempt {job.attempts}: {params['mode']}")
-    if params.get("policy_models"):  # trained models generate on this (gpu) worker: torch, no endpoint
-        from app.prelabel.local import run_policy_job
+        params = run.params
+        with session_scope() as session:
+            project = session.get_one(Project, run.project_id)
+            session.expunge(project)
+        run.log(f"attempt {run.attempts}: {params['mode']}")
+        if params.get("policy_models"):  # trained models generate on this (gpu) worker: torch, no endpoint
+            from app.prelabel.local import run_policy_job
 
-        return run_policy_job(job_id, params, project)
+            return run_policy_job(run, params, project)
+        return _run_on_endpoint(run, params, project)
+    return run.status
+
+
+def _run_on_endpoint(run: RunningJob, params: dict[str, Any], project: Project) -> str:
+    job_id = run.id
     request = PrelabelRequest.model_validate(params["request"])
     settings = LlmSettings.model_validate(params["settings"])
     try:
         host = check_destination(project, settings)  # again: the project may have become private
         key = api_key(settings)
     except InvalidInput as exc:
-        return _finish(job_id, "failed", error=exc.message, log="refused before sending anything")
+        return run.fail(exc.message, log="refused before sending anything")
     template = params["template"]
     redactor = Redactor(emails=settings.redact_emails, phones=settings.redact_phones)
     models = params.get("models") or [settings.model]
@@ -315,25 +311,20 @@ def run_prelabel_job(job_id: int) -> str:
         if request.use_cache:
             _attach_cache(items)
 
-    with session_scope() as session:
-        append_log(
-            session.get_one(Job, job_id),
-            f"sending {request.mode} requests about {total} tasks to {host} ({settings.base_url}), "
-            f"model {', '.join(models)}, template v{template['version']}; prompts"
-            f"{' and responses' if request.mode == 'judge' else ''} are sent"
-            + (f"; redacting {_redacting(settings)}" if redactor.active else ""),
-        )
+    run.log(
+        f"sending {request.mode} requests about {total} tasks to {host} ({settings.base_url}), "
+        f"model {', '.join(models)}, template v{template['version']}; prompts"
+        f"{' and responses' if request.mode == 'judge' else ''} are sent"
+        + (f"; redacting {_redacting(settings)}" if redactor.active else ""),
+    )
     limits = Limits(max_cost=request.budget.max_cost, max_tokens=request.budget.max_tokens)
-    try:
-        totals = run_engine(settings, key, limits, Source(load, build, lookup), sink.flush)
-    except Exception as exc:
-        return _finish(job_id, "failed", error=f"the pre-label job stopped: {exc}", log=type(exc).__name__)
+    totals = run_engine(settings, key, limits, Source(load, build, lookup), sink.flush)
     summary = (
         f"{totals.done} suggestions, {totals.errors} errors, {totals.cached} from the cache, "
         f"{sum(sink.skipped.values())} skipped; {totals.requests} requests, "
         f"{totals.tokens_in}+{totals.tokens_out} tokens, cost {totals.cost:.4f}"
     )
-    return finish_run(job_id, totals, summary)
+    return finish_run(run, totals, summary)
 
 
 def _redacting(settings: LlmSettings) -> str:

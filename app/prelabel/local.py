@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.core.db import session_scope
-from app.core.jobs import append_log
-from app.models import Job, Project
-from app.prelabel.job import Selection, Sink, _finish, _read, _target, build_or_skip, finish_run, task_loader
+from app.jobs.runtime import RunningJob
+from app.models import Project
+from app.prelabel.job import Selection, Sink, _read, _target, build_or_skip, finish_run, task_loader
 from app.prelabel.modes import Item, Plan
 from app.prelabel.prompts import Compiled
 from app.prelabel.redact import Redactor
@@ -245,43 +244,37 @@ def _outcome(item: Item, answer: Generation, latency: int) -> Outcome:
 
 
 def run_policy_job(
-    job_id: int,
+    running: RunningJob,
     params: dict[str, Any],
     project: Project,
     load: Callable[[dict[str, Any]], Generator] | None = None,
 ) -> str:
     """Run a claimed generate job with trained models; returns its final status."""
     try:
-        run = LocalRun(job_id, params, project, load or load_generator)
+        run = LocalRun(running.id, params, project, load or load_generator)
     except Exception as exc:
-        return _finish(
-            job_id, "failed", error=f"the pre-label job could not start: {exc}", log=type(exc).__name__
-        )
+        return running.fail(f"the pre-label job could not start: {exc}", log=type(exc).__name__)
     try:
-        device = run.open()
+        with running.beating():  # loading the models reports no progress
+            device = run.open()
     except Exception as exc:
         run.close()
-        return _finish(
-            job_id, "failed", error=f"could not load the models: {exc}"[:1000], log="nothing generated"
-        )
+        return running.fail(f"could not load the models: {exc}"[:1000], log="nothing generated")
     try:
-        with session_scope() as session:
-            append_log(
-                session.get_one(Job, job_id),
-                f"generating locally by {described(run.specs)} on {device}: up to {run.total} tasks, "
-                f"template v{run.plan.template.version}, temperature {run.temperature}, at most "
-                f"{run.max_new_tokens} new tokens a response; nothing leaves this network, so no endpoint, "
-                "key or privacy guard is involved"
-                + (
-                    "; temperature 0 is greedy: a model asked for several responses to one prompt writes "
-                    "the same text each time"
-                    if run.temperature == 0
-                    else ""
-                ),
-            )
-        totals = run.run()
-    except Exception as exc:
-        return _finish(job_id, "failed", error=f"the pre-label job stopped: {exc}", log=type(exc).__name__)
+        running.log(
+            f"generating locally by {described(run.specs)} on {device}: up to {run.total} tasks, "
+            f"template v{run.plan.template.version}, temperature {run.temperature}, at most "
+            f"{run.max_new_tokens} new tokens a response; nothing leaves this network, so no endpoint, "
+            "key or privacy guard is involved"
+            + (
+                "; temperature 0 is greedy: a model asked for several responses to one prompt writes "
+                "the same text each time"
+                if run.temperature == 0
+                else ""
+            ),
+        )
+        with running.beating():  # a step of generation on a slow device may outlast the heartbeat timeout
+            totals = run.run()
     finally:
         run.close()
     summary = (
@@ -289,4 +282,4 @@ def run_policy_job(
         f"{totals.tokens_in}+{totals.tokens_out} tokens, generated locally by "
         + ", ".join(f"model {s['id']} {s['name']!r}" for s in run.specs)
     )
-    return finish_run(job_id, totals, summary)
+    return finish_run(running, totals, summary)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.auth.policies import model_for
 from app.core import audit
 from app.core.errors import InvalidInput
-from app.core.jobs import create_job
+from app.jobs.runtime import create_job
 from app.models import Job, Member, Project, ProjectKind, Snapshot, Suggestion, Task, TrainedModel, User
 from app.prelabel import prompts
 from app.prelabel.endpoint import check_destination, check_key_name, describe, effective_settings

@@ -19,8 +19,8 @@ from sqlalchemy import Integer, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.core.jobs import create_job
 from app.core.security import pseudonym
+from app.jobs.runtime import create_job
 from app.models import (
     Annotation,
     Assignment,
@@ -354,7 +354,7 @@ def request_refresh(session: Session, project: Project) -> None:
     """One refresh job at a time per project."""
     busy = session.scalar(
         select(Job.id).where(
-            Job.project_id == project.id, Job.kind == "stats", Job.status.in_(("queued", "running"))
+            Job.project_id == project.id, Job.of_kind("stats"), Job.status.in_(("queued", "running"))
         )
     )
     if busy is None:
@@ -364,18 +364,3 @@ def request_refresh(session: Session, project: Project) -> None:
 
 
 STATS_TASK = "quality.stats"
-
-
-def run_stats_job(job_id: int) -> str:
-    from app.core.db import session_scope
-    from app.core.jobs import claim_job, finish_job
-
-    with session_scope() as session:
-        job = claim_job(session, job_id, "stats")
-        if job is None or job.project_id is None:
-            return "skipped"
-        project = session.get_one(Project, job.project_id)
-        data = store_stats(session, project)
-        finish_job(job, "succeeded")
-        job.result = {"compute_ms": data["compute_ms"]}
-    return "succeeded"

@@ -22,8 +22,8 @@ import orjson
 from app import __version__
 from app.core.db import session_scope
 from app.core.errors import PreflabError
-from app.core.jobs import append_log, claim_job, finish_job
-from app.models import Job, JobMetric, Project, Snapshot, TrainedModel, utcnow
+from app.jobs.runtime import RunningJob, append_log, beat, record_progress, run_job
+from app.models import Job, JobMetric, Project, Snapshot, TrainedModel
 from app.training.schemas import TrainingRequest
 from app.training.service import build_config, run_dir
 
@@ -74,14 +74,6 @@ class _Follower:
         return [line for line in whole if line.strip()]
 
 
-def _fail(job_id: int, error: str) -> str:
-    with session_scope() as session:
-        job = session.get_one(Job, job_id)
-        finish_job(job, "failed", error=error)
-        append_log(job, f"failed: {error}")
-    return "failed"
-
-
 def _eta(started: float, step: int, total: int) -> str:
     if step <= 0 or total <= 0:
         return ""
@@ -91,28 +83,28 @@ def _eta(started: float, step: int, total: int) -> str:
 
 def run_training_job(job_id: int) -> str:
     """Run a training job to its end; returns its final status."""
-    with session_scope() as session:
-        job = claim_job(session, job_id, "training")
-        if job is None:
+    with run_job(job_id, "training", failure="the training job stopped: {error}") as run:
+        if run is None:
             return "skipped"
-        if job.attempts > 1:
+        if run.interrupted:
             # Delivered again: the worker that ran it died. A run is not silently restarted from zero.
-            finish_job(job, "failed", error="the worker running this job stopped; start the run again")
-            return "failed"
-        request = TrainingRequest.model_validate(job.params)
-        snapshot = session.get(Snapshot, request.snapshot_id)
-        try:
+            return run.fail("the worker running this job stopped; start the run again")
+        request = TrainingRequest.model_validate(run.params)
+        with session_scope() as session:
+            snapshot = session.get(Snapshot, request.snapshot_id)
             if snapshot is None or snapshot.status != "ready":
                 raise PreflabError(f"snapshot {request.snapshot_id} is no longer available")
             config = build_config(request, snapshot, job_id)
-        except PreflabError as exc:
-            finish_job(job, "failed", error=exc.message)
-            return "failed"
-        project = session.get_one(Project, snapshot.project_id)
-        name = f"{project.name} · {request.method} · snapshot v{snapshot.version} · job {job_id}"
+            project = session.get_one(Project, snapshot.project_id)
+            name = f"{project.name} · {request.method} · snapshot v{snapshot.version} · job {job_id}"
         gpus = gpu_count()
-        append_log(job, f"training {request.method} on {request.base_model} ({gpus or 'no'} GPU)")
+        run.log(f"training {request.method} on {request.base_model} ({gpus or 'no'} GPU)")
+        return _train(run, request, config, gpus, name=name)
+    return run.status
 
+
+def _train(run: RunningJob, request: TrainingRequest, config: Any, gpus: int, *, name: str) -> str:
+    job_id = run.id
     directory = run_dir(job_id)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -129,8 +121,14 @@ def run_training_job(job_id: int) -> str:
             env={**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"},
             start_new_session=True,  # a SIGTERM/SIGKILL reaches the whole process group (accelerate's ranks)
         )
-    outcome = _follow(job_id, proc, directory, log_path)
-    return _finish(job_id, outcome, config_path, name=name, request=request, snapshot_id=request.snapshot_id)
+    try:
+        outcome = _follow(job_id, proc, directory, log_path)
+    except BaseException:  # this attempt is over: never leave its trainer holding the GPU
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return _conclude(run, outcome, config_path, name=name, request=request)
 
 
 def _follow(job_id: int, proc: subprocess.Popen[bytes], directory: Path, log_path: Path) -> dict[str, Any]:
@@ -163,9 +161,9 @@ def _follow(job_id: int, proc: subprocess.Popen[bytes], directory: Path, log_pat
             for line in log.lines()[-50:]:
                 append_log(job, line.decode("utf-8", "replace")[:500])
             if total:
-                job.progress = min(step / total, 0.99)
-                job.progress_message = f"step {step} of {total}{_eta(started, step, total)}"
-            job.heartbeat_at = utcnow()
+                record_progress(job, step / total, f"step {step} of {total}{_eta(started, step, total)}")
+            else:
+                beat(job)
             cancel = job.cancel_requested
         if code is not None:
             outcome["code"] = code
@@ -181,29 +179,24 @@ def _follow(job_id: int, proc: subprocess.Popen[bytes], directory: Path, log_pat
         time.sleep(POLL_S)
 
 
-def _finish(
-    job_id: int, outcome: dict[str, Any], config_path: Path, *, name: str, request: TrainingRequest,
-    snapshot_id: int,
-) -> str:  # fmt: skip
+def _conclude(
+    run: RunningJob, outcome: dict[str, Any], config_path: Path, *, name: str, request: TrainingRequest
+) -> str:
     code = outcome["code"]
     config = orjson.loads(config_path.read_bytes())
     if code == 3 or (outcome["cancel"] and code != 0):
-        with session_scope() as session:
-            job = session.get_one(Job, job_id)
-            finish_job(job, "cancelled")
-            append_log(job, "cancelled; the trainer keeps no weights of a cancelled run")
-        return "cancelled"
+        return run.cancel(log="cancelled; the trainer keeps no weights of a cancelled run")
     if code != 0 or "done" not in outcome:
         if code == 2 and outcome.get("error"):
-            return _fail(job_id, str(outcome["error"]))
+            return run.fail(str(outcome["error"]))
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        return _fail(job_id, f"the trainer process stopped unexpectedly ({how}); see the log")
+        return run.fail(f"the trainer process stopped unexpectedly ({how}); see the log")
     result = outcome["done"]
     with session_scope() as session:
         model = TrainedModel(
             name=name[:200],
-            job_id=job_id,
-            snapshot_id=snapshot_id,
+            job_id=run.id,
+            snapshot_id=request.snapshot_id,
             base_model=request.base_model,
             method=request.method,
             weights=result["weights"],
@@ -219,10 +212,12 @@ def _finish(
         )
         session.add(model)
         session.flush()
-        job = session.get_one(Job, job_id)
-        job.result = {"model_id": model.id, "eval": result.get("eval_metrics", {})}
-        finish_job(job, "succeeded")
-        append_log(job, f"saved model {model.id} ({result['weights']}) to {result['output_dir']}")
+        job = run.finish_in(
+            session,
+            "succeeded",
+            result={"model_id": model.id, "eval": result.get("eval_metrics", {})},
+            log=f"saved model {model.id} ({result['weights']}) to {result['output_dir']}",
+        )
         for split, count in result.get("rows", {}).items():
             if count["used"] < count["given"]:
                 append_log(

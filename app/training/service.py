@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.core import audit
 from app.core.config import get_settings
 from app.core.errors import InvalidInput, NotFound
-from app.core.jobs import create_job
+from app.jobs.runtime import create_job
 from app.models import Job, Snapshot, User
 from app.training.schemas import FORMAT_FOR, TrainingRequest
 from mlcore.config import LoraSettings, TrainConfig  # torch-free: the dataclass and its checks

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from app.core.db import get_engine
-from app.core.jobs import celery_client
+from app.core.queue import celery_client
 
 router = APIRouter(tags=["health"])
 

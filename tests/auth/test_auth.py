@@ -109,9 +109,9 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_readiness_names_the_broker_when_it_is_down(client: TestClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from app.core import jobs
+    from app.core import queue
 
-    jobs.celery_client.cache_clear()
+    queue.celery_client.cache_clear()
     monkeypatch.setenv("PREFLAB_BROKER_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()
     try:
@@ -120,4 +120,4 @@ def test_readiness_names_the_broker_when_it_is_down(client: TestClient, monkeypa
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-        jobs.celery_client.cache_clear()
+        queue.celery_client.cache_clear()

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.core.db import session_scope
-from app.core.jobs import request_cancel
 from app.exports import job as job_module
 from app.exports import reading, service
 from app.exports.job import run_export_job
 from app.exports.schemas import ExportRequest
 from app.exports.service import create_snapshot, snapshot_dir
+from app.jobs.runtime import request_cancel
 from app.main import create_app
 from app.models import AuditEvent, Job, Project, Role, Snapshot
 from tests import factories

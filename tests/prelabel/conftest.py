@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.core.db import session_scope
-from app.core.jobs import create_job
+from app.jobs.runtime import create_job
 from app.models import Job, Project, Suggestion
 from app.prelabel import service
 from app.prelabel.schemas import PrelabelRequest

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import InvalidInput
-from app.core.jobs import request_cancel
+from app.jobs.runtime import request_cancel
 from app.models import Job, LlmCacheEntry, Project, Suggestion, Task
 from app.prelabel.job import run_prelabel_job
 from app.prelabel.stub import StubServer, tokens

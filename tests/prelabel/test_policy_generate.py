@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.core import jobs
+from app.core import queue
 from app.core.db import session_scope
 from app.models import AuditEvent, Job, Project, Role, Snapshot, Task, TrainedModel, User
 from app.prelabel import local
@@ -90,7 +90,7 @@ def test_a_policy_request_has_defaults() -> None:
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[Any], str]]:
     """What would go to the broker: recorded, not sent, so no worker of a later test finds these ids."""
     messages: list[tuple[str, list[Any], str]] = []
-    monkeypatch.setattr(jobs, "send_task", lambda name, args, queue: messages.append((name, args, queue)))
+    monkeypatch.setattr(queue, "send_task", lambda name, args, queue: messages.append((name, args, queue)))
     return messages
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.core.db import session_scope
-from app.core.jobs import send_task
+from app.core.queue import send_task
 from app.main import create_app
 from app.models import Project, Snapshot, Suggestion, Task, TrainedModel, User
 from app.prelabel.service import LOCAL

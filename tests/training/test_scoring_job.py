@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.core.db import session_scope
-from app.loop.scoring import run_order_job, run_scoring_job
+from app.loop.job import run_order_job, run_scoring_job
 from app.main import create_app
 from app.models import Job, Role, Suggestion, Task
 from app.training.service import models_dir

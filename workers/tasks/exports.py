@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from app.exports.job import run_export_job
 from app.exports.service import TASK_NAME
-from workers.celery_app import celery
+from workers.job_task import job_task
 
 
-@celery.task(name=TASK_NAME)
+@job_task(TASK_NAME)
 def export_snapshot(job_id: int) -> str:
     return run_export_job(job_id)

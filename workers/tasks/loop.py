@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from app.loop.scoring import ORDER_TASK, SCORE_TASK, run_order_job, run_scoring_job
-from workers.celery_app import celery
+from app.loop.job import run_order_job, run_scoring_job
+from app.loop.scoring import ORDER_TASK, SCORE_TASK
+from workers.job_task import job_task
 
 
-@celery.task(name=SCORE_TASK)
+@job_task(SCORE_TASK)
 def score(job_id: int) -> str:
     return run_scoring_job(job_id)
 
 
-@celery.task(name=ORDER_TASK)
+@job_task(ORDER_TASK)
 def order(job_id: int) -> str:
     return run_order_job(job_id)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from app.prelabel.job import run_prelabel_job
 from app.prelabel.service import TASK_NAME
-from workers.celery_app import celery
+from workers.job_task import job_task
 
 
-@celery.task(name=TASK_NAME)
+@job_task(TASK_NAME)
 def prelabel(job_id: int) -> str:
     return run_prelabel_job(job_id)

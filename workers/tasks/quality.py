@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from app.quality.stats import STATS_TASK, run_stats_job
-from workers.celery_app import celery
+from app.quality.job import run_stats_job
+from app.quality.stats import STATS_TASK
+from workers.job_task import job_task
 
 
-@celery.task(name=STATS_TASK)
+@job_task(STATS_TASK)
 def refresh_stats(job_id: int) -> str:
     return run_stats_job(job_id)

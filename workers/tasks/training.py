@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from app.training.job import run_training_job
 from app.training.service import TASK_NAME
-from workers.celery_app import celery
+from workers.job_task import job_task
 
 
-@celery.task(name=TASK_NAME)
+@job_task(TASK_NAME)
 def train(job_id: int) -> str:
     return run_training_job(job_id)

@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from app.auth.deps import CurrentUser, JobDep, SessionDep
 from app.auth.policies import can_cancel
-from app.core.jobs import mark_if_stale, request_cancel
+from app.jobs.runtime import mark_if_stale, request_cancel
 from app.models import Project
 from app.training import charts
 from app.web.templating import render
@@ -17,7 +17,7 @@ router = APIRouter()
 def job_page(request: Request, job: JobDep, session: SessionDep) -> Response:
     project = session.get(Project, job.project_id) if job.project_id else None
     mark_if_stale(job)
-    curves = charts.curves(session, job.id) if job.kind == "training" else []
+    curves = charts.curves(session, job.id) if job.of_kind("training") else []
     return render(
         request,
         "jobs/detail.html",

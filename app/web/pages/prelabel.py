@@ -17,7 +17,7 @@ from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, Projec
 from app.auth.policies import can_cancel, role_in
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
-from app.core.jobs import request_cancel
+from app.jobs.runtime import request_cancel
 from app.kinds import kind_of
 from app.labeling import service as labeling
 from app.models import Annotation, Assignment, Job, Project, ProjectKind, Role, Suggestion, Task, User
@@ -235,7 +235,7 @@ def _job_page(request: Request, session: SessionDep, project: Project, job: Job)
 @router.get("/projects/{pid}/prelabel/jobs/{jid}")
 def job_page(request: Request, jid: int, project: ProjectAsLead, session: SessionDep) -> Response:
     job = _job_of(session, project, jid)
-    if job.kind != "prelabel":
+    if not job.of_kind("prelabel"):
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
     return _job_page(request, session, project, job)
 
@@ -246,7 +246,7 @@ def cancel_job(
 ) -> Response:
     job = _job_of(session, project, jid)
     request_cancel(session, can_cancel(job, user))
-    if is_htmx(request) and job.kind == "prelabel":
+    if is_htmx(request) and job.of_kind("prelabel"):
         return _job_page(request, session, project, job)
     return RedirectResponse(f"/projects/{project.id}/prelabel/jobs/{job.id}", status_code=303)
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.auth.deps import CurrentUser, JobDep, SessionDep
 from app.auth.policies import can_cancel
-from app.core.jobs import mark_if_stale, request_cancel
+from app.jobs.runtime import mark_if_stale, request_cancel
 from app.jobs.schemas import JobRead, MetricPoint
 from app.models import JobMetric
 
