@@ -139,3 +139,49 @@ def test_app_sub_packages_import_each_other_without_cycles(graph: grimp.ImportGr
 def test_app_never_imports_workers(graph: grimp.ImportGraph) -> None:
     offenders = _imports_between(graph, "app", "workers")
     assert not offenders, _offenders("imports of workers from app", offenders)
+
+
+# A route streams a file: its body has no JSON schema to declare.
+FILE_ROUTES = {("get", "/api/v1/snapshots/{sid}/download")}
+
+
+def _open_schema(schema: dict | None) -> bool:
+    """A schema that tells a client nothing about the fields: none, {} or a bare object/dict."""
+    if not schema:
+        return True
+    if schema.get("type") == "array":
+        return _open_schema(schema.get("items"))
+    return schema.get("type") == "object" and "properties" not in schema
+
+
+def test_every_json_api_route_declares_the_shape_of_its_answer() -> None:
+    from app.main import create_app
+
+    offenders = []
+    for path, operations in create_app().openapi()["paths"].items():
+        for method, operation in operations.items():
+            if not path.startswith("/api/v1/") or (method, path) in FILE_ROUTES:
+                continue
+            for code, answer in operation.get("responses", {}).items():
+                if code.startswith("2") and code != "204":
+                    schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                    if _open_schema(schema):
+                        offenders.append(f"{method.upper()} {path} {code}: {schema}")
+    assert not offenders, _offenders("API answers without a schema (OpenAPI cannot show them)", offenders)
+
+
+def test_web_modules_neither_query_nor_import_each_others_routers() -> None:
+    """Routes load, check and call a service; what two web modules share lives outside the routers."""
+    queries, imports = [], []
+    for path in _files_under("app/web", pattern="*.py"):
+        text = path.read_text(encoding="utf-8")
+        name = _relative(path)
+        queries += [f"{name}:{n}" for n, line in enumerate(text.splitlines(), 1) if "select(" in line]
+        imports += [
+            f"{name}:{n}: {line.strip()}"
+            for n, line in enumerate(text.splitlines(), 1)
+            if re.match(r"\s*from app\.web\.(api\.v1|pages)\.\w+ import", line)
+            and not re.search(r"\.(pagination|deps|forms) import", line)
+        ]
+    assert not queries, _offenders("queries in web modules", queries)
+    assert not imports, _offenders("web modules importing another router module", imports)
