@@ -45,7 +45,7 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         except ValidationError as exc:
             raise InvalidInput(
                 "settings are not valid: "
-                + "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+                + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
             ) from None
         if project.settings["overlap"] != old_overlap:
             _reopen_or_complete(session, project)

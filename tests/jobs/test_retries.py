@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.exports import job as export_module
+from app.exports import reading as export_reading
 from app.exports import service as export_service
 from app.exports.schemas import ExportRequest
 from app.imports import job as import_module
@@ -162,7 +163,7 @@ def test_an_export_that_loses_the_database_midway_is_retried_and_writes_its_file
         job.params = {"snapshot_id": snapshot.id}
         snapshot.job_id = job.id
         job_id, snapshot_id, version = job.id, snapshot.id, snapshot.version
-    monkeypatch.setattr(export_service, "TASK_BATCH", 1)  # one progress report a task
+    monkeypatch.setattr(export_reading, "TASK_BATCH", 1)  # one progress report a task
     monkeypatch.setattr(export_module, "PROGRESS_EVERY_S", 0)
     export = export_module.export_snapshot
     calls: list[int] = []
