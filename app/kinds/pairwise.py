@@ -10,6 +10,7 @@ from app.core.errors import InvalidInput
 from app.kinds.base import MAX_TEXT, Compared, fail
 from app.kinds.forms import FormFields, text_of
 from app.kinds.settings import ComparedSettings, distinct
+from app.kinds.votes import choice_votes
 
 LLAMA2_STRENGTH = ["Negligibly better / unsure", "Slightly better", "Better", "Significantly better"]
 
@@ -93,5 +94,16 @@ class Pairwise(Compared):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    has_judge_board = True
+
+    def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return choice_votes(response_ids, result)
+
+    def judge_votes(self, response_ids: list[str], suggestion: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return choice_votes(response_ids, suggestion) if suggestion.get("choice") else {}
+
+    def judge_prefers(self, suggestion: dict[str, Any], pair: tuple[str, str]) -> str | None:
+        choice = suggestion.get("choice")
+        return str(choice) if choice in pair else None
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────

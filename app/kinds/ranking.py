@@ -9,6 +9,7 @@ from pydantic import Field
 from app.kinds.base import Compared, fail
 from app.kinds.forms import FormFields, parse_ranking, text_of
 from app.kinds.settings import ComparedSettings
+from app.kinds.votes import ranking_votes
 
 
 class RankingSettings(ComparedSettings):
@@ -54,5 +55,13 @@ class Ranking(Compared):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    # the judge's order makes a leaderboard board; rounds compare humans with a pairwise judge only
+    has_judge_board = True
+
+    def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return ranking_votes(response_ids, result)
+
+    def judge_votes(self, response_ids: list[str], suggestion: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return ranking_votes(response_ids, suggestion) if suggestion.get("ranking") else {}
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from app.kinds.base import Compared, fail
 from app.kinds.forms import FormFields
 from app.kinds.settings import ComparedSettings, distinct
+from app.kinds.votes import rating_votes
 
 
 class RatingSettings(ComparedSettings):
@@ -67,5 +68,7 @@ class Rating(Compared):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return rating_votes(response_ids, result)  # no judge: an LLM judge does not rate
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────

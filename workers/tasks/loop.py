@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.loop.scoring import ORDER_TASK, SCORE_TASK, run_order_job, run_scoring_job
+from app.loop.scoring import SCORE_TASK, run_order_job, run_scoring_job
+from app.projects.service import ORDER_TASK
 from workers.celery_app import celery
 
 
