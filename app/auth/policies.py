@@ -150,3 +150,22 @@ def require_admin(user: User) -> User:
     if not user.is_admin:
         raise Forbidden("only administrators can do this")
     return user
+
+
+# ── loop: the models a project's loop page offers, and checks that refuse with their own error ──
+
+
+def models_to_score_with(user: User, project: Project) -> Select[TrainedModel]:
+    """Models a user may pick to score a project's tasks: for an admin every model (one trained on another
+    project can score this one), for its leads those trained on this project's snapshots."""
+    stmt = readable_models(user)
+    if user.is_admin:
+        return stmt
+    snapshots = select(Snapshot.id).where(Snapshot.project_id == project.id)
+    return stmt.where(TrainedModel.snapshot_id.in_(snapshots))
+
+
+def of_project(found: Any, project: Project) -> bool:
+    """Whether `found` (a row, or None) belongs to the project: for a caller whose refusal is not a 404
+    (a snapshot id in a form that names another project's snapshot)."""
+    return found is not None and _project_id_of(found) == project.id

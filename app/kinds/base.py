@@ -116,6 +116,25 @@ class Kind(Protocol):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    @property
+    def has_judge_board(self) -> bool:
+        """The LLM judge compares this kind's responses: the leaderboard has a board from its votes."""
+        ...
+
+    def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
+        """A human answer as votes on pairs of responses ((x, y) in response order): +1 x better, -1 y
+        better, 0 a tie. The leaderboard's games and the rounds' agreement figures count these."""
+        ...
+
+    def judge_votes(self, response_ids: list[str], suggestion: dict[str, Any]) -> dict[tuple[str, str], int]:
+        """The LLM judge's suggestion as pair votes, for the judge's leaderboard board; {} when the
+        suggestion holds no verdict."""
+        ...
+
+    def judge_prefers(self, suggestion: dict[str, Any], pair: tuple[str, str]) -> str | None:
+        """The response of `pair` the judge's suggestion prefers, for the rounds' humans-vs-judge figure;
+        None when it prefers neither of the two."""
+        ...
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
 
@@ -181,6 +200,16 @@ class KindBase:
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    has_judge_board: ClassVar[bool] = False
+
+    def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return {}  # answers that compare no responses say nothing about pairs
+
+    def judge_votes(self, response_ids: list[str], suggestion: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return {}
+
+    def judge_prefers(self, suggestion: dict[str, Any], pair: tuple[str, str]) -> str | None:
+        return None
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
     def template(self, part: str) -> str:
@@ -225,3 +254,7 @@ class Compared(KindBase):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
+        """The verdicts an export reads with its default options (pair_outcomes), as signs."""
+        return {pair: o.sign for pair, o in self.pair_outcomes(response_ids, result).items()}
+

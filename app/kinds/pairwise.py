@@ -107,5 +107,13 @@ class Pairwise(Compared):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    has_judge_board = True
+
+    def judge_votes(self, response_ids: list[str], suggestion: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return self.pair_votes(response_ids, suggestion) if suggestion.get("choice") else {}
+
+    def judge_prefers(self, suggestion: dict[str, Any], pair: tuple[str, str]) -> str | None:
+        choice = suggestion.get("choice")
+        return str(choice) if choice in pair else None
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────

@@ -90,5 +90,10 @@ class Ranking(Compared):
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
+    # the judge's order makes a leaderboard board; rounds compare humans with a pairwise judge only
+    has_judge_board = True
+
+    def judge_votes(self, response_ids: list[str], suggestion: dict[str, Any]) -> dict[tuple[str, str], int]:
+        return self.pair_votes(response_ids, suggestion) if suggestion.get("ranking") else {}
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,8 @@ from scipy.optimize import minimize
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.exports.aggregate import outcomes
-from app.exports.schemas import Aggregation
+from app.kinds import kind_of
+from app.loop.schemas import Board, Leaderboard
 from app.models import Annotation, Project, Suggestion, Task
 
 BOOTSTRAP = 200
@@ -118,20 +118,24 @@ def fit(games: Sequence[Game], *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> 
     return {"models": rows, "matrix": matrix, "games": len(games), "tie_parameter": nu}
 
 
-def games_of(kind: str, responses: list[dict[str, Any]], result: dict[str, Any]) -> Iterable[Game]:
+def games_of(responses: list[dict[str, Any]], votes: Mapping[tuple[str, str], int]) -> Iterable[Game]:
+    """Pair votes (response ids) as games between the models that wrote the responses."""
     model_of = {str(r["id"]): r.get("model") for r in responses}
-    ids = [str(r["id"]) for r in responses]
-    for (x, y), outcome in outcomes(kind, Aggregation(), ids, result).items():
+    for (x, y), outcome in votes.items():
         mx, my = model_of.get(x), model_of.get(y)
         if mx and my and mx != my:
-            yield Game(mx, my, outcome.sign)
+            yield Game(mx, my, outcome)
 
 
-def project_leaderboard(session: Session, project: Project) -> dict[str, Any]:
+def _ids(responses: list[dict[str, Any]]) -> list[str]:
+    return [str(r["id"]) for r in responses]
+
+
+def project_leaderboard(session: Session, project: Project) -> Leaderboard:
     """From the human votes and, separately, from the LLM judge's."""
-    kind = str(project.kind)
-    if kind not in ("pairwise", "ranking", "rating"):
-        return {"human": fit([]), "judge": fit([])}
+    kind = kind_of(project)
+    if not kind.compares_responses:
+        return _board([], [])
     human: list[Game] = []
     rows = session.execute(
         select(Annotation.result, Task.responses)
@@ -139,15 +143,18 @@ def project_leaderboard(session: Session, project: Project) -> dict[str, Any]:
         .where(Annotation.project_id == project.id, Annotation.status != "rejected")
     )
     for result, responses in rows:
-        human.extend(games_of(kind, responses, result))
+        human.extend(games_of(responses, kind.pair_votes(_ids(responses), result)))
     judge: list[Game] = []
-    if kind in ("pairwise", "ranking"):  # the judge ranks these kinds (a rating project has no judge)
+    if kind.has_judge_board:
         judged = session.execute(
             select(Suggestion.result, Task.responses)
             .join(Task, Task.id == Suggestion.task_id)
-            .where(Task.project_id == project.id, Suggestion.kind == "judge", Suggestion.error.is_(None))
+            .where(Task.project_id == project.id, Suggestion.of_kind("judge"), Suggestion.error.is_(None))
         )
         for result, responses in judged:
-            if result.get("ranking" if kind == "ranking" else "choice"):
-                judge.extend(games_of(kind, responses, result))
-    return {"human": fit(human), "judge": fit(judge)}
+            judge.extend(games_of(responses, kind.judge_votes(_ids(responses), result)))
+    return _board(human, judge)
+
+
+def _board(human: Sequence[Game], judge: Sequence[Game]) -> Leaderboard:
+    return Leaderboard(human=Board.model_validate(fit(human)), judge=Board.model_validate(fit(judge)))

@@ -17,15 +17,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth.policies import get_in_project, of_project
 from app.core import audit
-from app.core.errors import InvalidInput, NotFound
-from app.exports.aggregate import outcomes
-from app.exports.schemas import Aggregation
+from app.core.errors import InvalidInput
+from app.kinds import kind_of
 from app.loop.leaderboard import Game, fit, games_of
+from app.loop.schemas import (
+    RoundCreate,
+    RoundJob,
+    RoundList,
+    RoundModel,
+    RoundRead,
+    RoundSnapshot,
+    RoundUpdate,
+)
 from app.models import Annotation, Job, Project, Round, Snapshot, Suggestion, Task, TrainedModel, User, utcnow
 from app.quality import metrics
 from app.quality.stats import sample_answers
@@ -34,32 +42,12 @@ POLICY_METHODS = ("sft", "dpo", "kto")
 BOOTSTRAP = 200
 
 
-class RoundCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field("", max_length=200)
-    notes: str = Field("", max_length=10_000)
-
-
-class RoundUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(None, max_length=200)
-    notes: str | None = Field(None, max_length=10_000)
-    snapshot_id: int | None = None
-    reward_model_id: int | None = None
-    policy_model_id: int | None = None
-
-
 def rounds_of(session: Session, project: Project) -> list[Round]:
     return list(session.scalars(select(Round).where(Round.project_id == project.id).order_by(Round.number)))
 
 
 def round_for(session: Session, *, project: Project, round_id: int) -> Round:
-    found = session.get(Round, round_id)
-    if found is None or found.project_id != project.id:
-        raise NotFound(f"round {round_id} not found")
-    return found
+    return get_in_project(session, Round, round_id, project, missing=f"round {round_id} not found")
 
 
 def start_round(session: Session, *, project: Project, user: User, data: RoundCreate) -> Round:
@@ -96,7 +84,7 @@ def start_round(session: Session, *, project: Project, user: User, data: RoundCr
 def _model_on_project(session: Session, project: Project, model_id: int, methods: tuple[str, ...]) -> None:
     model = session.get(TrainedModel, model_id)
     snapshot = session.get(Snapshot, model.snapshot_id) if model and model.snapshot_id else None
-    if model is None or snapshot is None or snapshot.project_id != project.id:
+    if model is None or not of_project(snapshot, project):
         raise InvalidInput(f"model {model_id} was not trained on a snapshot of this project")
     if model.method not in methods:
         raise InvalidInput(f"model {model_id} is a {model.method} model, not {' or '.join(methods)}")
@@ -108,7 +96,7 @@ def update_round(
     changes = data.model_dump(exclude_unset=True)
     if changes.get("snapshot_id") is not None:
         snapshot = session.get(Snapshot, changes["snapshot_id"])
-        if snapshot is None or snapshot.project_id != project.id:
+        if not of_project(snapshot, project):
             raise InvalidInput(f"snapshot {changes['snapshot_id']} is not a snapshot of this project")
     if changes.get("reward_model_id") is not None:
         _model_on_project(session, project, changes["reward_model_id"], ("reward",))
@@ -139,8 +127,8 @@ def _window(column: Any, start: datetime, end: datetime | None) -> list[Any]:
     return [column >= start] + ([column < end] if end is not None else [])
 
 
-def _latest(session: Session, task_ids: set[int], kind: str) -> dict[int, tuple[dict[str, Any], str]]:
-    """Each task's latest good suggestion of a kind: (result, model)."""
+def _latest(session: Session, task_ids: set[int], source: str) -> dict[int, tuple[dict[str, Any], str]]:
+    """Each task's latest good suggestion from a source ("judge", "score"): (result, model)."""
     found: dict[int, tuple[dict[str, Any], str]] = {}
     ids = sorted(task_ids)
     for start in range(0, len(ids), 1000):
@@ -148,7 +136,7 @@ def _latest(session: Session, task_ids: set[int], kind: str) -> dict[int, tuple[
             select(Suggestion.task_id, Suggestion.result, Suggestion.model)
             .where(
                 Suggestion.task_id.in_(ids[start : start + 1000]),
-                Suggestion.kind == kind,
+                Suggestion.of_kind(source),
                 Suggestion.error.is_(None),
             )
             .order_by(Suggestion.id)
@@ -160,7 +148,7 @@ def _latest(session: Session, task_ids: set[int], kind: str) -> dict[int, tuple[
 def round_metrics(
     session: Session, project: Project, start: datetime, end: datetime | None
 ) -> dict[str, Any]:
-    kind = str(project.kind)
+    kind = kind_of(project)
     rows = session.execute(
         select(Annotation.task_id, Annotation.user_id, Annotation.result, Task.responses)
         .join(Task, Task.id == Annotation.task_id)
@@ -186,28 +174,28 @@ def round_metrics(
         "percent_agreement": metrics.percent_agreement(nominal, bootstrap=BOOTSTRAP).as_dict(),
         "alpha": metrics.krippendorff_alpha(nominal, bootstrap=BOOTSTRAP).as_dict(),
     }
-    if kind not in ("pairwise", "ranking", "rating"):
+    if not kind.compares_responses:
         return figures
-    judges = _latest(session, task_ids, "judge") if kind == "pairwise" else {}
+    judges = _latest(session, task_ids, "judge") if kind.has_judge_board else {}
     scores = _latest(session, task_ids, "score")
     judge_hits = judge_n = reward_hits = reward_n = 0
     scorers: set[str] = set()
     games: list[Game] = []
     for tid, _uid, result, responses in rows:
-        ids = [str(x["id"]) for x in responses]
-        games.extend(games_of(kind, responses, result))
-        for (x, y), outcome in outcomes(kind, Aggregation(), ids, result).items():
-            if outcome.sign == 0:
+        votes = kind.pair_votes([str(x["id"]) for x in responses], result)
+        games.extend(games_of(responses, votes))
+        for (x, y), outcome in votes.items():
+            if outcome == 0:
                 continue
-            preferred = x if outcome.sign > 0 else y
-            choice = judges.get(tid, ({}, ""))[0].get("choice")
-            if choice in (x, y):
+            preferred = x if outcome > 0 else y
+            judged = kind.judge_prefers(judges[tid][0], (x, y)) if tid in judges else None
+            if judged is not None:
                 judge_n += 1
-                judge_hits += choice == preferred
+                judge_hits += judged == preferred
             by_id = scores.get(tid, ({}, ""))[0].get("scores") or {}
             if x in by_id and y in by_id and by_id[x] != by_id[y]:
                 reward_n += 1
-                reward_hits += (by_id[x] > by_id[y]) == (outcome.sign > 0)
+                reward_hits += (by_id[x] > by_id[y]) == (outcome > 0)
                 scorers.add(scores[tid][1])
     board = fit(games, bootstrap=BOOTSTRAP)
     figures.update(
@@ -262,7 +250,7 @@ def _jobs(session: Session, project: Project, round_: Round) -> list[Job]:
             select(Job)
             .where(
                 Job.project_id == project.id,
-                Job.kind.in_(("scoring", "prelabel", "training", "export")),
+                Job.of_kind("scoring", "prelabel", "training", "export"),
                 *_window(Job.created_at, round_.started_at, round_.closed_at),
             )
             .order_by(Job.id)
@@ -271,52 +259,69 @@ def _jobs(session: Session, project: Project, round_: Round) -> list[Job]:
     )
 
 
-def _model_dict(model: TrainedModel | None) -> dict[str, Any] | None:
+def _model_read(model: TrainedModel | None) -> RoundModel | None:
     if model is None:
         return None
     evaluated = (model.metrics or {}).get("eval") or {}
-    return {
-        "id": model.id,
-        "name": model.name,
-        "method": model.method,
-        "accuracy": evaluated.get("accuracy", evaluated.get("rewards/accuracies")),
-        "eval_loss": evaluated.get("loss"),
-    }
+    return RoundModel(
+        id=model.id,
+        name=model.name,
+        method=model.method,
+        accuracy=evaluated.get("accuracy", evaluated.get("rewards/accuracies")),
+        eval_loss=evaluated.get("loss"),
+    )
 
 
-def round_view(session: Session, project: Project, round_: Round) -> dict[str, Any]:
+def round_view(session: Session, project: Project, round_: Round) -> RoundRead:
     tied = _auto(session, project, round_)
     snapshot: Snapshot | None = tied["snapshot"]
     live = round_.closed_at is None
     jobs = _jobs(session, project, round_)
-    return {
-        "id": round_.id,
-        "number": round_.number,
-        "name": round_.name,
-        "notes": round_.notes,
-        "started_at": round_.started_at,
-        "closed_at": round_.closed_at,
-        "open": live,
-        "snapshot": (
-            {
-                "id": snapshot.id,
-                "version": snapshot.version,
-                "format": snapshot.format,
-                "rows": (snapshot.manifest or {}).get("counts", {}),
-                "tied": round_.snapshot_id is not None,
-            }
+    return RoundRead(
+        id=round_.id,
+        number=round_.number,
+        name=round_.name,
+        notes=round_.notes,
+        started_at=round_.started_at,
+        closed_at=round_.closed_at,
+        open=live,
+        snapshot=(
+            RoundSnapshot(
+                id=snapshot.id,
+                version=snapshot.version,
+                format=snapshot.format,
+                rows=(snapshot.manifest or {}).get("counts", {}),
+                tied=round_.snapshot_id is not None,
+            )
             if snapshot
             else None
         ),
-        "reward_model": _model_dict(tied["reward_model"]),
-        "policy_model": _model_dict(tied["policy_model"]),
-        "jobs": [
-            {"id": j.id, "kind": j.kind, "status": j.status, "mode": (j.params or {}).get("mode")}
-            for j in jobs
+        reward_model=_model_read(tied["reward_model"]),
+        policy_model=_model_read(tied["policy_model"]),
+        jobs=[
+            RoundJob(id=j.id, kind=j.kind, status=j.status, mode=(j.params or {}).get("mode")) for j in jobs
         ],
-        "metrics": round_metrics(session, project, round_.started_at, None) if live else round_.metrics,
-    }
+        metrics=round_metrics(session, project, round_.started_at, None) if live else round_.metrics,
+    )
 
 
-def rounds_view(session: Session, project: Project) -> list[dict[str, Any]]:
-    return [round_view(session, project, r) for r in rounds_of(session, project)]
+def rounds_view(session: Session, project: Project) -> RoundList:
+    return RoundList(items=[round_view(session, project, r) for r in rounds_of(session, project)])
+
+
+def tie_choices(session: Session, project: Project) -> tuple[list[Snapshot], list[TrainedModel]]:
+    """What a lead can tie to a round: the project's ready snapshots and the models trained on them."""
+    snapshots = session.scalars(
+        select(Snapshot)
+        .where(Snapshot.project_id == project.id, Snapshot.status == "ready")
+        .order_by(Snapshot.id.desc())
+        .limit(50)
+    )
+    models = session.scalars(
+        select(TrainedModel)
+        .join(Snapshot, Snapshot.id == TrainedModel.snapshot_id)
+        .where(Snapshot.project_id == project.id)
+        .order_by(TrainedModel.id.desc())
+        .limit(50)
+    )
+    return list(snapshots), list(models)

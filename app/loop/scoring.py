@@ -21,17 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from app.auth.policies import model_for
+from app.auth.policies import model_for, models_to_score_with
 from app.core import audit
 from app.core.errors import InvalidInput
 from app.jobs.runtime import create_job
+from app.kinds import kind_of
 from app.loop.priority import RULE_HELP, Scored, priorities
-from app.models import Job, Project, ProjectKind, Snapshot, Suggestion, Task, TrainedModel, User
+from app.loop.schemas import LatestScores, LoopJob, LoopSummary, MarginDistribution, ScoringModel
+from app.models import Job, Project, Snapshot, Suggestion, Task, TrainedModel, User
 from app.projects.service import count_tasks
 
 SCORE_TASK = "loop.score"
-ORDER_TASK = "loop.order"
-SCORABLE = (ProjectKind.pairwise, ProjectKind.ranking, ProjectKind.rating)
 BINS = 12
 
 
@@ -46,7 +46,7 @@ class ScoringRequest(BaseModel):
 
 
 def check_scorable(project: Project) -> None:
-    if project.kind not in SCORABLE:
+    if not kind_of(project).compares_responses:
         raise InvalidInput(f"a {project.kind} project has no responses to compare: nothing to score")
 
 
@@ -117,7 +117,7 @@ def distribution(margins: list[float]) -> dict[str, Any]:
 def latest_scoring_job(session: Session, project_id: int) -> Job | None:
     return session.scalars(
         select(Job)
-        .where(Job.project_id == project_id, Job.kind == "scoring", Job.status == "succeeded")
+        .where(Job.project_id == project_id, Job.of_kind("scoring"), Job.status == "succeeded")
         .order_by(Job.id.desc())
         .limit(1)
     ).first()
@@ -129,7 +129,7 @@ def scored_open_tasks(session: Session, project_id: int, job_id: int, *, with_ju
         .join(Task, Task.id == Suggestion.task_id)
         .where(
             Suggestion.job_id == job_id,
-            Suggestion.kind == "score",
+            Suggestion.of_kind("score"),
             Suggestion.error.is_(None),
             Task.status == "open",
         )
@@ -142,7 +142,7 @@ def scored_open_tasks(session: Session, project_id: int, job_id: int, *, with_ju
             .where(
                 Task.project_id == project_id,
                 Task.status == "open",
-                Suggestion.kind == "judge",
+                Suggestion.of_kind("judge"),
                 Suggestion.error.is_(None),
             )
             .order_by(Suggestion.id)
@@ -188,31 +188,18 @@ def apply_order(session: Session, project: Project) -> dict[str, Any]:
     }
 
 
-def request_reorder(session: Session, project: Project, *, user: User | None) -> Job:
-    return create_job(
-        session,
-        kind="ordering",
-        task_name=ORDER_TASK,
-        params={"rule": project.settings.get("queue_order", "priority")},
-        project_id=project.id,
-        user_id=user.id if user else None,
-    )
 
 
 # ------------------------------------------------------------------------------------------ reading
 
 
 def reward_models(session: Session, project: Project, user: User) -> list[TrainedModel]:
-    """Reward models the user may score this project with: trained on its snapshots (admins: any)."""
-    stmt = select(TrainedModel).where(TrainedModel.method == "reward").order_by(TrainedModel.id.desc())
-    if not user.is_admin:
-        stmt = stmt.join(Snapshot, Snapshot.id == TrainedModel.snapshot_id).where(
-            Snapshot.project_id == project.id
-        )
-    return list(session.scalars(stmt.limit(100)))
+    """Reward models the user may score this project with (policies.models_to_score_with)."""
+    stmt = models_to_score_with(user, project).where(TrainedModel.method == "reward")
+    return list(session.scalars(stmt.order_by(TrainedModel.id.desc()).limit(100)))
 
 
-def loop_summary(session: Session, project: Project) -> dict[str, Any]:
+def loop_summary(session: Session, project: Project) -> LoopSummary:
     """What the project page shows: the ordering rule, the latest scores and their distribution."""
     rule = str(project.settings.get("queue_order", "priority"))
     latest = latest_scoring_job(session, project.id)
@@ -220,7 +207,7 @@ def loop_summary(session: Session, project: Project) -> dict[str, Any]:
         select(Job)
         .where(
             Job.project_id == project.id,
-            Job.kind.in_(("scoring", "ordering")),
+            Job.of_kind("scoring", "ordering"),
             Job.status.in_(("queued", "running")),
         )
         .order_by(Job.id.desc())
@@ -235,21 +222,22 @@ def loop_summary(session: Session, project: Project) -> dict[str, Any]:
     )
     scores = None
     if latest is not None:
-        scores = {
-            "job_id": latest.id,
-            "finished_at": latest.finished_at,
-            "model": latest.result.get("model") or latest.params.get("model"),
-            "scored": latest.result.get("scored", 0),
-            "skipped": latest.result.get("skipped_fewer_than_two_responses", 0),
-            "distribution": latest.result.get("distribution") or {"count": 0, "bins": []},
-        }
-    return {
-        "scorable": project.kind in SCORABLE,
-        "rule": rule,
-        "rule_help": RULE_HELP.get(rule, ""),
-        "ordered_open_tasks": ordered,
-        "scores": scores,
-        "running": [
-            {"id": j.id, "kind": j.kind, "status": j.status, "progress": j.progress} for j in running
-        ],
-    }
+        model = latest.result.get("model") or latest.params.get("model")
+        scores = LatestScores(
+            job_id=latest.id,
+            finished_at=latest.finished_at,
+            model=ScoringModel.model_validate(model) if model else None,
+            scored=latest.result.get("scored", 0),
+            skipped=latest.result.get("skipped_fewer_than_two_responses", 0),
+            distribution=MarginDistribution.model_validate(
+                latest.result.get("distribution") or {"count": 0, "bins": []}
+            ),
+        )
+    return LoopSummary(
+        scorable=kind_of(project).compares_responses,
+        rule=rule,
+        rule_help=RULE_HELP.get(rule, ""),
+        ordered_open_tasks=ordered,
+        scores=scores,
+        running=[LoopJob(id=j.id, kind=j.kind, status=j.status, progress=j.progress) for j in running],
+    )

@@ -8,8 +8,12 @@ from sqlalchemy.orm import Session
 
 from app.core.audit import record
 from app.core.errors import InvalidInput, NotFound
+from app.jobs.runtime import create_job
 from app.models import Annotation, Job, Member, Project, Role, Task, User, utcnow
 from app.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate, validate_settings
+
+# The queue order is a project setting; the loop (app/loop/scoring.py, apply_order) runs this job.
+ORDER_TASK = "loop.order"
 
 
 def create_project(session: Session, *, data: ProjectCreate, user: User) -> Project:
@@ -50,9 +54,7 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         if project.settings["overlap"] != old_overlap:
             _reopen_or_complete(session, project)
         if project.settings.get("queue_order", "priority") != old_order:
-            from app.loop.scoring import request_reorder
-
-            request_reorder(session, project, user=user)  # rewrites priorities from the stored scores
+            request_reorder(session, project, user=user)
     if changes.get("is_private") is not None:
         project.is_private = changes["is_private"]
     if changes.get("archived") is not None:
@@ -66,6 +68,18 @@ def update_project(session: Session, *, project: Project, data: ProjectUpdate, u
         fields=sorted(changes),
     )
     return project
+
+
+def request_reorder(session: Session, project: Project, *, user: User | None) -> Job:
+    """Queue the job that rewrites the open tasks' priorities from the stored reward scores."""
+    return create_job(
+        session,
+        kind="ordering",
+        task_name=ORDER_TASK,
+        params={"rule": project.settings.get("queue_order", "priority")},
+        project_id=project.id,
+        user_id=user.id if user else None,
+    )
 
 
 def _reopen_or_complete(session: Session, project: Project) -> None:

@@ -150,7 +150,7 @@ def test_summary_reports_rule_scores_and_distribution(client: TestClient, db: Se
         "distribution": distribution([2.0, 0.1, 0.7, 1.2]),
     }
     _set_rule(db, s["project"], "margin")
-    summary = loop_summary(db, s["project"])
+    summary = loop_summary(db, s["project"]).model_dump()
     assert summary["rule"] == "margin" and summary["ordered_open_tasks"] == 4
     assert summary["scores"]["scored"] == 4 and summary["scores"]["model"]["name"] == "rm"
     reviewer: User = factories.make_user(db)

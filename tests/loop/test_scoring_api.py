@@ -101,3 +101,35 @@ def test_reward_scores_are_not_counted_as_pre_labels(client: TestClient, db: Ses
     answer = client.get(f"/api/v1/projects/{s['project'].id}/prelabel/metrics", headers=s["headers"])
     assert answer.status_code == 200
     assert answer.json()["suggestions"] == 1 and answer.json()["by_mode"] == {"judge": 1}
+
+
+def test_an_admin_may_score_with_another_projects_reward_model_a_lead_sees_only_the_projects(
+    db: Session,
+) -> None:
+    from app.loop.scoring import reward_models
+
+    mine, theirs = _setup(db), _setup(db)
+    own = factories.make_model(db, mine["snapshot"], path=str(factories.model_dir()), name="rm-own")
+    factories.make_model(db, theirs["snapshot"], path=str(factories.model_dir()), name="rm-theirs")
+    factories.make_model(db, mine["snapshot"], path=str(factories.model_dir()), method="dpo")
+    admin = factories.make_user(db, is_admin=True)
+    assert [m.id for m in reward_models(db, mine["project"], mine["lead"])] == [own.id]
+    names = {m.name for m in reward_models(db, mine["project"], admin)}
+    assert {"rm-own", "rm-theirs"} <= names and all(
+        m.method == "reward" for m in reward_models(db, mine["project"], admin)
+    )
+
+
+def test_the_loop_routes_publish_their_response_schemas(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    for method, path, schema in [
+        ("get", "/api/v1/projects/{pid}/scoring", "LoopSummary"),
+        ("post", "/api/v1/projects/{pid}/scoring", "ScoringStarted"),
+        ("get", "/api/v1/projects/{pid}/leaderboard", "Leaderboard"),
+        ("get", "/api/v1/projects/{pid}/rounds", "RoundList"),
+        ("post", "/api/v1/projects/{pid}/rounds", "RoundRead"),
+        ("patch", "/api/v1/projects/{pid}/rounds/{rid}", "RoundRead"),
+    ]:
+        answers = spec["paths"][path][method]["responses"]
+        ok = next(a for code, a in answers.items() if code.startswith("2"))
+        assert ok["content"]["application/json"]["schema"]["$ref"].endswith(f"/{schema}")

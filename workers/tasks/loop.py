@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.loop.job import run_order_job, run_scoring_job
-from app.loop.scoring import ORDER_TASK, SCORE_TASK
+from app.loop.scoring import SCORE_TASK
+from app.projects.service import ORDER_TASK
 from workers.job_task import job_task
 
 

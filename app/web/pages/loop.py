@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
@@ -15,7 +14,8 @@ from app.auth.policies import role_in
 from app.core.errors import PreflabError
 from app.loop import rounds, scoring
 from app.loop.priority import RULE_HELP, RULES
-from app.models import Project, Role, Snapshot, TrainedModel, User
+from app.loop.schemas import LoopSummary, RoundCreate, RoundUpdate
+from app.models import Project, Role, User
 from app.projects.schemas import ProjectUpdate
 from app.projects.service import update_project
 from app.quality import charts
@@ -25,9 +25,8 @@ from app.web.templating import render
 router = APIRouter()
 
 
-def _bars(summary: dict[str, Any]) -> list[charts.Bar]:
-    scores = summary.get("scores") or {}
-    bins = (scores.get("distribution") or {}).get("bins") or []
+def _bars(summary: LoopSummary) -> list[charts.Bar]:
+    bins = summary.scores.distribution.bins if summary.scores else []
     return charts.bars([(f"{lo:.3g} to {hi:.3g}", float(n)) for lo, hi, n in bins])
 
 
@@ -35,6 +34,7 @@ def _context(session: SessionDep, project: Project, user: User, **extra: Any) ->
     summary = scoring.loop_summary(session, project)
     role = role_in(session, project_id=project.id, user=user)
     lead = role is not None and role >= Role.lead
+    snapshots, models = rounds.tie_choices(session, project) if lead else ([], [])
     return {
         "project": project,
         "role": role,
@@ -43,33 +43,10 @@ def _context(session: SessionDep, project: Project, user: User, **extra: Any) ->
         "bars": _bars(summary),
         "charts": charts,  # quality/_figure.html draws each figure's interval with it
         "rules": [(r, RULE_HELP[r]) for r in RULES],
-        "rounds": rounds.rounds_view(session, project),
+        "rounds": rounds.rounds_view(session, project).items,
         "reward_models": scoring.reward_models(session, project, user) if lead else [],
-        "snapshots": (
-            list(
-                session.scalars(
-                    select(Snapshot)
-                    .where(Snapshot.project_id == project.id, Snapshot.status == "ready")
-                    .order_by(Snapshot.id.desc())
-                    .limit(50)
-                )
-            )
-            if lead
-            else []
-        ),
-        "models": (
-            list(
-                session.scalars(
-                    select(TrainedModel)
-                    .join(Snapshot, Snapshot.id == TrainedModel.snapshot_id)
-                    .where(Snapshot.project_id == project.id)
-                    .order_by(TrainedModel.id.desc())
-                    .limit(50)
-                )
-            )
-            if lead
-            else []
-        ),
+        "snapshots": snapshots,
+        "models": models,
         "error": None,
         **extra,
     }
@@ -136,7 +113,7 @@ def start_round(
     request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
     try:
-        data = rounds.RoundCreate(name=str(form.get("name", "")), notes=str(form.get("notes", "")))
+        data = RoundCreate(name=str(form.get("name", "")), notes=str(form.get("notes", "")))
     except ValidationError as exc:
         return _failed(request, session, project, user, _errors(exc))
     rounds.start_round(session, project=project, user=user, data=data)
@@ -154,7 +131,7 @@ def update_round(
         return int(value) if isinstance(value, str) and value.isdigit() else None
 
     try:
-        data = rounds.RoundUpdate(
+        data = RoundUpdate(
             name=str(form.get("name", found.name)),
             notes=str(form.get("notes", found.notes)),
             snapshot_id=tied("snapshot_id"),

@@ -124,11 +124,3 @@ def own_figures(stats: dict[str, Any], user_id: int) -> dict[str, Any]:
         "throughput": stats["throughput"] if mine is None else None,
         "computed_at": stats["computed_at"],
     }
-
-
-@router.get("/projects/{pid}/leaderboard")
-def leaderboard(project: ProjectAsReviewer, session: SessionDep) -> dict[str, Any]:
-    """Bradley-Terry strengths of the models behind the responses, from human votes and from the judge."""
-    from app.loop.leaderboard import project_leaderboard
-
-    return project_leaderboard(session, project)
