@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
+from sqlalchemy import ColumnElement, SQLColumnExpression, Text, cast
 
+from app.kinds.agreement import Unit
 from app.kinds.base import KindBase, fail
 from app.kinds.forms import FormFields
 from app.kinds.rows import Columns, ExportTask, RowForm, as_text
@@ -77,6 +79,24 @@ class Classification(KindBase):
         return {"labels": [v for v in form.getlist("labels") if isinstance(v, str)]}
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    answer_filter_hint = "a label"
+
+    def nominal_key(self, result: dict[str, Any]) -> str:
+        return "|".join(sorted(result.get("labels") or []))
+
+    def nominal_units(
+        self, task_id: int, result: dict[str, Any], settings: dict[str, Any]
+    ) -> dict[Unit, str]:
+        """One unit per task, except multi-label answers: one yes/no per label of the project."""
+        labels = list(settings.get("labels") or [])
+        if len(result.get("labels") or []) != 1 and labels:
+            chosen = set(result.get("labels") or [])
+            return {(task_id, label): ("yes" if label in chosen else "no") for label in labels}
+        return {(task_id, ""): self.nominal_key(result)}
+
+    def answer_filter(self, result: SQLColumnExpression[Any], answer: str) -> ColumnElement[bool] | None:
+        # the label among the answer's labels: matched, quoted, in the list's JSON text
+        return cast(result["labels"], Text).contains(f'"{answer}"')
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
     export_formats: ClassVar[tuple[str, ...]] = ("classification", "raw")

@@ -6,14 +6,22 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from app.core.errors import InvalidInput
+from app.kinds.agreement import Unit, signed_strength
 from app.kinds.base import MAX_TEXT, Compared, fail
 from app.kinds.forms import FormFields, text_of
 from app.kinds.settings import ComparedSettings, distinct
 from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome
 
 LLAMA2_STRENGTH = ["Negligibly better / unsure", "Slightly better", "Better", "Significantly better"]
+
+
+def _choice(result: SQLColumnExpression[Any]) -> ColumnElement[str]:
+    """SQL: the chosen response id (or "tie") in a stored pairwise result."""
+    chosen: ColumnElement[str] = result["choice"].as_string()
+    return chosen
 
 
 class PairwiseSettings(ComparedSettings):
@@ -89,6 +97,33 @@ class Pairwise(Compared):
         return result
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    has_position_bias = True
+    has_judge = True
+    answer_filter_hint = "a response id or tie"
+
+    def nominal_key(self, result: dict[str, Any]) -> str:
+        return str(result.get("choice"))
+
+    def ordinal_units(
+        self, task_id: int, result: dict[str, Any], response_ids: list[str]
+    ) -> dict[Unit, float]:
+        """One unit per task: the signed strength."""
+        value = signed_strength(result, response_ids)
+        return {} if value is None else {(task_id, ""): float(value)}
+
+    def answer_filter(self, result: SQLColumnExpression[Any], answer: str) -> ColumnElement[bool] | None:
+        return _choice(result) == answer
+
+    def position_choice(
+        self, result: SQLColumnExpression[Any], order: SQLColumnExpression[Any]
+    ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        choice: Any = _choice(result)
+        return choice == order[0].as_string(), choice != "tie"
+
+    def agrees_with_judge(
+        self, result: SQLColumnExpression[Any], judged: SQLColumnExpression[Any]
+    ) -> ColumnElement[bool]:
+        return _choice(result) == _choice(judged)
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
     pair_margin: ClassVar[bool] = True

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from app.kinds.agreement import Unit, ranking_positions
 from app.kinds.base import Compared, fail
 from app.kinds.forms import FormFields, parse_ranking, text_of
 from app.kinds.settings import ComparedSettings
@@ -57,6 +58,26 @@ class Ranking(Compared):
         return {"ranking": parse_ranking(text_of(form, "ranking"), order)}
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    def nominal_key(self, result: dict[str, Any]) -> str:
+        groups = result.get("ranking") or []
+        return ">".join(",".join(sorted(map(str, g))) if isinstance(g, list) else str(g) for g in groups)
+
+    def ordinal_units(
+        self, task_id: int, result: dict[str, Any], response_ids: list[str]
+    ) -> dict[Unit, float]:
+        """One unit per response: its position."""
+        return {(task_id, rid): float(pos) for rid, pos in ranking_positions(result).items()}
+
+    def gold_score(self, result: dict[str, Any], gold: Any, settings: dict[str, Any]) -> float | None:
+        """The share of gold's ordered pairs of responses the answer orders the same way."""
+        if not isinstance(gold, dict):
+            return None
+        mine, want = ranking_positions(result), ranking_positions(gold)
+        pairs = [(a, b) for a, b in combinations(sorted(want), 2) if want[a] != want[b]]
+        if not pairs:
+            return None
+        agree = sum(1 for a, b in pairs if (mine.get(a, 0) - mine.get(b, 0)) * (want[a] - want[b]) > 0)
+        return agree / len(pairs)
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
     export_options: ClassVar[frozenset[str]] = frozenset({"ties", "pairs"})

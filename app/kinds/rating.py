@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from app.kinds.agreement import Unit
 from app.kinds.base import Compared, fail
 from app.kinds.forms import FormFields
 from app.kinds.settings import ComparedSettings, distinct
@@ -71,6 +72,30 @@ class Rating(Compared):
         return {"ratings": ratings}
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    def nominal_key(self, result: dict[str, Any]) -> str:
+        ratings = result.get("ratings") or {}
+        return ";".join(f"{rid}:{','.join(f'{c}={v}' for c, v in sorted(per.items()))}"
+                        for rid, per in sorted(ratings.items()))  # fmt: skip
+
+    def ordinal_units(
+        self, task_id: int, result: dict[str, Any], response_ids: list[str]
+    ) -> dict[Unit, float]:
+        """One unit per response and criterion: the score."""
+        return {
+            (task_id, f"{rid}/{criterion}"): float(value)
+            for rid, per in (result.get("ratings") or {}).items()
+            for criterion, value in per.items()
+        }
+
+    def gold_score(self, result: dict[str, Any], gold: Any, settings: dict[str, Any]) -> float | None:
+        """Closeness to gold's scores on the project's scale."""
+        if not isinstance(gold, dict):
+            return None
+        lo, hi = float(settings.get("scale_min", 1)), float(settings.get("scale_max", 5))
+        mine, want = result.get("ratings") or {}, gold.get("ratings") or {}
+        gaps = [abs(float(mine[rid][c]) - float(v)) for rid, per in want.items() for c, v in per.items()
+                if rid in mine and c in mine[rid]]  # fmt: skip
+        return 1.0 - sum(gaps) / len(gaps) / max(hi - lo, 1.0) if gaps else None
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
     export_options: ClassVar[frozenset[str]] = frozenset({"ties", "min_gap", "criterion"})

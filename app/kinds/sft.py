@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
+from app.kinds.agreement import Unit
 from app.kinds.base import MAX_TEXT, KindBase, fail
 from app.kinds.forms import FormFields
 from app.kinds.rows import Columns, ExportTask, RowForm, as_messages, as_text, assistant
@@ -59,6 +60,19 @@ class Sft(KindBase):
         return {"response": value if isinstance(value, str) else ""}
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    def nominal_key(self, result: dict[str, Any]) -> str:
+        return ""  # free text has no nominal agreement
+
+    def nominal_units(
+        self, task_id: int, result: dict[str, Any], settings: dict[str, Any]
+    ) -> dict[Unit, str]:
+        return {}
+
+    def gold_score(self, result: dict[str, Any], gold: Any, settings: dict[str, Any]) -> float | None:
+        return None
+
+    def disagreement(self, results: list[dict[str, Any]]) -> float:
+        return 0.0
 
     # ── export ───────────────────────────────────────────────────────────────────────────────────────
     export_formats: ClassVar[tuple[str, ...]] = ("sft", "raw")

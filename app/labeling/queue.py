@@ -2,11 +2,8 @@
 project whose annotations + reserved places are fewer than the overlap asks, not annotated, skipped or
 held by this user, highest priority first, then oldest.
 
-PostgreSQL: a CTE locks the candidate with FOR UPDATE SKIP LOCKED, bumps the task's `reserved` count
-and inserts the lease. Concurrent annotators pass over each other's locked candidates; one whose
-snapshot predates another's committed claim re-checks the task's own row (`reserved` lives there for
-that reason) and drops it. SQLite: the same select and writes inside the BEGIN IMMEDIATE transaction
-every session opens (app/core/db.py), which serializes writers.
+PostgreSQL claims in one statement (app/labeling/candidates.py). SQLite: the same select and writes
+inside the BEGIN IMMEDIATE transaction every session opens (app/core/db.py), which serializes writers.
 
 A lease holds its place until it is submitted, skipped or expires; expired leases give their places
 back lazily, at the next claim in the project that finds one (an index probe when there is none)."""
@@ -20,12 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Select, case, func, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Annotation, Assignment, Member, Project, Task, User, utcnow
+from app.labeling.candidates import (
+    NEXT_CONSTANTS,
+    PG_CLAIM,
+    PG_GOLD_CLAIM,
+    PG_NEXT,
+    candidate,
+    gold_candidate,
+    pg_claim,
+)
+from app.models import Assignment, Project, Task, User, utcnow
 
 MAX_AHEAD = 1  # leases beyond the current one a user may hold: the page prefetches one task
+
+Extra = ColumnElement[bool] | None  # a further condition on Task a claim's task must meet
 
 
 @dataclass
@@ -76,88 +84,17 @@ def reap_expired(session: Session, *, project: Project, now: datetime) -> int:
     return len(expired)
 
 
-# A task is for this user when they have not been served it, have not answered it, and are not paused.
-_FOR_USER = """
-      AND NOT EXISTS (
-            SELECT 1 FROM assignments m
-            WHERE m.user_id = :uid AND m.task_id = t.id AND m.status IN ('active', 'submitted', 'skipped'))
-      AND NOT EXISTS (SELECT 1 FROM annotations n WHERE n.user_id = :uid AND n.task_id = t.id)
-      AND NOT EXISTS (SELECT 1 FROM members p
-                      WHERE p.project_id = :pid AND p.user_id = :uid AND p.paused_at IS NOT NULL)
-"""
-_CANDIDATE = (
-    """
-    SELECT t.id FROM tasks t
-    WHERE t.project_id = :pid AND t.status = 'open' AND t.annotation_count + t.reserved < :overlap"""
-    + _FOR_USER
-    + """      AND (NOT :gold_mixed OR t.gold IS NULL)
-      {extra}
-    ORDER BY t.priority DESC, t.id
-    LIMIT 1
-    FOR UPDATE OF t SKIP LOCKED
-"""
-)
-# A gold task, whatever its status and overlap: every annotator meets some, unmarked, at the gold rate.
-_GOLD_CANDIDATE = (
-    """
-    SELECT t.id FROM tasks t
-    WHERE t.project_id = :pid AND t.gold IS NOT NULL AND t.status != 'closed'"""
-    + _FOR_USER
-    + """    ORDER BY md5(t.id::text || :seed_text)
-    LIMIT 1
-    FOR UPDATE OF t SKIP LOCKED
-"""
-)
-_RESERVE_AND_LEASE = """
-reserve AS (
-    UPDATE tasks t SET reserved = t.reserved + 1 FROM candidate c WHERE t.id = c.id
-    RETURNING t.id, t.responses
-), lease AS (
-    INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, created_at)
-    SELECT r.id, :pid, :uid,
-           coalesce((SELECT jsonb_agg(e->>'id' ORDER BY md5((e->>'id') || :seed_text))
-                     FROM jsonb_array_elements(r.responses) e), '[]'::jsonb),
-           :seed, 'active', :expires, :now
-    FROM reserve r
-    RETURNING id, task_id, "order", expires_at
-)"""
-_PG_CLAIM = text(
-    f"WITH candidate AS ({_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
-)
-_PG_GOLD_CLAIM = text(f"WITH candidate AS ({_GOLD_CANDIDATE}), {_RESERVE_AND_LEASE} SELECT id FROM lease")
-
-# The API's hot path in one round trip: the held lease or a new claim, with its task, and whether
-# the project has expired leases to give back.
-_PG_NEXT = text(f"""
-WITH held AS (
-    SELECT a.id FROM assignments a
-    WHERE a.user_id = :uid AND a.project_id = :pid AND a.status = 'active' AND a.expires_at > :now
-    ORDER BY a.id OFFSET :ahead LIMIT 1
-), candidate AS ({_CANDIDATE.format(extra="AND NOT EXISTS (SELECT 1 FROM held)")}), {_RESERVE_AND_LEASE},
-chosen AS (
-    SELECT a.id, a.task_id, a."order", a.expires_at FROM assignments a JOIN held h ON h.id = a.id
-    UNION ALL
-    SELECT id, task_id, "order", expires_at FROM lease
-)
-SELECT e.has_expired, c.id, c.expires_at, c."order", t.id AS task_id, t.project_id, t.external_id, t.prompt,
-       t.responses, t.meta, t.priority, t.status, t.annotation_count, t.created_at
-FROM (SELECT EXISTS (SELECT 1 FROM assignments x
-                     WHERE x.project_id = :pid AND x.status = 'active' AND x.expires_at <= :now)
-      AS has_expired) e
-LEFT JOIN (chosen c JOIN tasks t ON t.id = c.task_id) ON true
-""")
-
-
-def _gold_turn(project: Project) -> bool:
-    """Whether this claim serves a gold task: with probability gold_rate."""
+def _gold_turn(project: Project, gold: bool) -> bool:
+    """Whether this claim serves a gold task: with probability gold_rate, where gold tasks are served."""
     rate = float(project.settings.get("gold_rate", 0.0))
-    return rate > 0 and secrets.randbelow(1_000_000) < rate * 1_000_000
+    return gold and rate > 0 and secrets.randbelow(1_000_000) < rate * 1_000_000
 
 
-def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, Any]:
+def _claim_params(project: Project, user_id: int, now: datetime, *, gold: bool = True) -> dict[str, Any]:
     seed = secrets.randbelow(2**31)
     return {
-        "gold_mixed": float(project.settings.get("gold_rate", 0.0)) > 0,
+        # the ordinary candidate leaves gold tasks out where they come at the gold rate, or never
+        "gold_mixed": not gold or float(project.settings.get("gold_rate", 0.0)) > 0,
         "pid": project.id,
         "uid": user_id,
         "now": now,
@@ -168,60 +105,31 @@ def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, An
     }
 
 
-def _claim_postgresql(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
-    params = _claim_params(project, user_id, now)
-    if _gold_turn(project) and (gold := session.execute(_PG_GOLD_CLAIM, params).scalar()) is not None:
-        return int(gold)
-    return session.execute(_PG_CLAIM, params).scalar()
+def _claim_postgresql(
+    session: Session, *, project: Project, user_id: int, now: datetime, extra: Extra, gold: bool
+) -> int | None:
+    params = _claim_params(project, user_id, now, gold=gold)
+    if _gold_turn(project, gold):
+        statement, constants = PG_GOLD_CLAIM
+        if (found := session.execute(statement, {**constants, **params}).scalar()) is not None:
+            return int(found)
+    statement, constants = PG_CLAIM if extra is None else pg_claim(candidate(extra))
+    return session.execute(statement, {**constants, **params}).scalar()
 
 
-def _is_paused(session: Session, project: Project, user_id: int) -> bool:
-    return (
-        session.scalar(
-            select(Member.paused_at).where(Member.project_id == project.id, Member.user_id == user_id)
-        )
-        is not None
-    )
-
-
-def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
-    mine = exists().where(
-        Assignment.user_id == user_id,
-        Assignment.task_id == Task.id,
-        Assignment.status.in_(("active", "submitted", "skipped")),
-    )
-    answered = exists().where(Annotation.user_id == user_id, Annotation.task_id == Task.id)
-    if _is_paused(session, project, user_id):
-        return None
+def _claim_sqlite(
+    session: Session, *, project: Project, user_id: int, now: datetime, extra: Extra, gold: bool
+) -> int | None:
+    params = _claim_params(project, user_id, now, gold=gold)
+    wanted = {key: params[key] for key in ("pid", "uid", "overlap", "gold_mixed")}
     row = None
-    if _gold_turn(project):
-        row = session.execute(
-            select(Task.id, Task.responses)
-            .where(
-                Task.project_id == project.id,
-                Task.gold.is_not(None),
-                Task.status != "closed",
-                ~mine,
-                ~answered,
-            )
-            .order_by(func.random())
-            .limit(1)
-        ).first()
+    if _gold_turn(project, gold):
+        row = session.execute(gold_candidate(func.random()).add_columns(Task.responses), wanted).first()
     if row is None:
-        pool = select(Task.id, Task.responses).where(
-            Task.project_id == project.id,
-            Task.status == "open",
-            Task.annotation_count + Task.reserved < int(project.settings.get("overlap", 1)),
-            ~mine,
-            ~answered,
-        )
-        if float(project.settings.get("gold_rate", 0.0)) > 0:
-            pool = pool.where(Task.gold.is_(None))
-        row = session.execute(pool.order_by(Task.priority.desc(), Task.id).limit(1)).first()
+        row = session.execute(candidate(extra).add_columns(Task.responses), wanted).first()
     if row is None:
         return None
     session.execute(update(Task).where(Task.id == row.id).values(reserved=Task.reserved + 1))
-    params = _claim_params(project, user_id, now)
     lease = Assignment(
         task_id=row.id,
         project_id=project.id,
@@ -237,9 +145,9 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
     return lease.id
 
 
-def _held(project: Project, user_id: int, now: datetime) -> Any:
-    """The user's live leases in the project, oldest first."""
-    return (
+def _held(project: Project, user_id: int, now: datetime, extra: Extra = None) -> Select[int]:
+    """The user's live leases in the project (on tasks meeting `extra`, if given), oldest first."""
+    held = (
         select(Assignment.id)
         .where(
             Assignment.user_id == user_id,
@@ -249,20 +157,32 @@ def _held(project: Project, user_id: int, now: datetime) -> Any:
         )
         .order_by(Assignment.id)
     )
+    return held if extra is None else held.join(Task, Task.id == Assignment.task_id).where(extra)
 
 
-def claim_lease(session: Session, *, project: Project, user_id: int, ahead: int = 0) -> int | None:
+def claim_lease(
+    session: Session,
+    *,
+    project: Project,
+    user_id: int,
+    ahead: int = 0,
+    extra: Extra = None,
+    gold: bool = True,
+) -> int | None:
     """The id of the user's `ahead`-th live lease in this project (0: the current task, 1: the
-    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them."""
+    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them.
+
+    `extra` narrows the pool to tasks meeting a further condition on Task (e.g. "has a suggestion"), for
+    both the leases already held and the claim; `gold=False` never serves a gold task."""
     if not 0 <= ahead <= MAX_AHEAD:
         raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
     now = utcnow()
-    held = session.scalars(_held(project, user_id, now).limit(ahead + 1)).all()
+    held = session.scalars(_held(project, user_id, now, extra).limit(ahead + 1)).all()
     if len(held) > ahead:
         return held[ahead]
     reap_expired(session, project=project, now=now)
     claim = _claim_postgresql if session.get_bind().dialect.name == "postgresql" else _claim_sqlite
-    return claim(session, project=project, user_id=user_id, now=now)
+    return claim(session, project=project, user_id=user_id, now=now, extra=extra, gold=gold)
 
 
 def next_for_api(
@@ -276,20 +196,23 @@ def next_for_api(
     if not 0 <= ahead <= MAX_AHEAD:
         raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
     now = utcnow()
-    if _gold_turn(project):  # a gold task, unless the user still holds the lease asked for
+    if _gold_turn(project, True):  # a gold task, unless the user still holds the lease asked for
         held = session.scalars(_held(project, user_id, now).offset(ahead).limit(1)).first()
+        statement, constants = PG_GOLD_CLAIM
         gold = (
             None
             if held is not None
-            else session.execute(_PG_GOLD_CLAIM, _claim_params(project, user_id, now)).scalar()
+            else session.execute(statement, {**constants, **_claim_params(project, user_id, now)}).scalar()
         )
         if gold is not None:
             return lease_and_task(session, int(gold))
-    row = session.execute(_PG_NEXT, {**_claim_params(project, user_id, now), "ahead": ahead}).one()
+    params = {**NEXT_CONSTANTS, **_claim_params(project, user_id, now), "ahead": ahead}
+    row = session.execute(PG_NEXT, params).one()
     if row.has_expired:  # give the places of expired leases back, then try again if nothing was free
         reap_expired(session, project=project, now=now)
         if row.id is None:
-            row = session.execute(_PG_NEXT, {**_claim_params(project, user_id, now), "ahead": ahead}).one()
+            params = {**NEXT_CONSTANTS, **_claim_params(project, user_id, now), "ahead": ahead}
+            row = session.execute(PG_NEXT, params).one()
     return _api_answer(row) if row.id is not None else None
 
 
@@ -311,9 +234,17 @@ def _api_answer(row: Any) -> dict[str, Any]:
     }
 
 
-def claim_next_task(session: Session, *, project: Project, user: User, ahead: int = 0) -> Claim | None:
+def claim_next_task(
+    session: Session,
+    *,
+    project: Project,
+    user: User,
+    ahead: int = 0,
+    extra: Extra = None,
+    gold: bool = True,
+) -> Claim | None:
     """claim_lease, with the lease and its task loaded (for pages)."""
-    lease_id = claim_lease(session, project=project, user_id=user.id, ahead=ahead)
+    lease_id = claim_lease(session, project=project, user_id=user.id, ahead=ahead, extra=extra, gold=gold)
     if lease_id is None:
         return None
     lease = session.get_one(Assignment, lease_id)

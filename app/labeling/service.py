@@ -10,11 +10,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import case, func, literal, or_, select, text, update
+from sqlalchemy import Select, case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.auth.policies import project_for
+from app.auth.policies import in_project, project_for
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.labeling.pausing import check_annotator
 from app.labeling.queue import close_lease, give_back
 from app.labeling.results import check_result, validate_result
 from app.labeling.schemas import AnnotationPut
@@ -227,8 +228,6 @@ def submit_annotation(
 def _stored(session: Session, annotation: Annotation, ctx: Any) -> Submitted:
     """A new answer is in; an answer to a gold task may pause its annotator (project setting)."""
     if ctx.gold is not None:
-        from app.quality.reviews import check_annotator
-
         check_annotator(session, project_id=ctx.project_id, settings=ctx.settings, user_id=annotation.user_id)
     return Submitted(annotation, created=True)
 
@@ -257,6 +256,15 @@ def _repeat(
         select(Annotation.uuid).where(Annotation.user_id == user.id, Annotation.task_id == body.task_id)
     )
     raise Conflict("you already annotated this task; change that annotation instead", annotation_uuid=mine)
+
+
+def annotation_by_uuid(session: Session, annotation_uuid: str) -> Annotation | None:
+    return session.scalar(select(Annotation).where(Annotation.uuid == annotation_uuid))
+
+
+def annotations_of(project: Project) -> Select[Annotation]:
+    """Every annotation in the project, to page through."""
+    return select(Annotation).where(Annotation.project_id == project.id)
 
 
 def edit_annotation(
@@ -288,6 +296,29 @@ def edit_annotation(
     return annotation
 
 
+def undo_answer(
+    session: Session,
+    *,
+    project: Project,
+    user: User,
+    annotation_uuid: str,
+    result: dict[str, object],
+    lead_time_ms: int | None = None,
+) -> Annotation:
+    """Change one's answer from the annotate page, while its lease would still be live."""
+    annotation = in_project(
+        annotation_by_uuid(session, annotation_uuid), project, missing="annotation not found"
+    )
+    if annotation.user_id != user.id:
+        raise NotFound("annotation not found")
+    lease = session.get(Assignment, annotation.assignment_id) if annotation.assignment_id else None
+    if lease is None or lease.expires_at <= utcnow():
+        raise Conflict("the time to undo this answer has passed")
+    return edit_annotation(
+        session, annotation_uuid=annotation_uuid, user=user, result=result, lead_time_ms=lead_time_ms
+    )
+
+
 def skip(session: Session, *, assignment: Assignment, user: User, reason: str | None) -> Assignment:
     if assignment.user_id != user.id:
         raise NotFound("assignment not found")
@@ -307,6 +338,14 @@ def flag_task(session: Session, *, task: Task, user: User, reason: str, comment:
     session.add(flag)
     session.flush()
     return flag
+
+
+def flags_of(session: Session, project: Project, *, include_resolved: bool = False) -> list[TaskFlag]:
+    """The project's flags, newest first; open ones only unless asked."""
+    stmt = select(TaskFlag).where(TaskFlag.project_id == project.id).order_by(TaskFlag.id.desc())
+    if not include_resolved:
+        stmt = stmt.where(TaskFlag.resolved_at.is_(None))
+    return list(session.scalars(stmt))
 
 
 def resolve_flag(session: Session, *, flag: TaskFlag, user: User) -> TaskFlag:

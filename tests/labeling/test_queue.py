@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import get_sessionmaker, session_scope
@@ -16,7 +16,7 @@ from app.core.errors import Conflict
 from app.labeling.queue import claim_next_task, shown_order
 from app.labeling.schemas import AnnotationPut
 from app.labeling.service import skip, submit_annotation
-from app.models import Annotation, Assignment, Project, Role, Task, User
+from app.models import Annotation, Assignment, Member, Project, Role, Suggestion, Task, User, utcnow
 from tests import factories
 
 
@@ -230,3 +230,30 @@ def test_a_late_answer_after_reaping_is_kept_and_not_offered_again(db: Session) 
     assert first.assignment.status == "submitted"
     assert tasks[0].annotation_count == 1 and tasks[0].reserved == 1  # b's lease still holds its place
     assert claim_next_task(db, project=project, user=a) is None  # never offered to a again
+
+
+def test_an_extra_condition_narrows_both_the_held_lease_and_the_claim(db: Session) -> None:
+    project, (plain, suggested, gold, _) = _project(db, 4, gold_rate=1.0, overlap=2)
+    factories.make_suggestion(db, suggested)
+    factories.make_suggestion(db, gold)
+    gold.gold = {"choice": gold.responses[0]["id"]}
+    db.flush()
+    user = _annotator(db, project)
+    has_suggestion = exists().where(Suggestion.task_id == Task.id, Suggestion.of_kind("judge"))
+    held = claim_next_task(db, project=project, user=user, extra=~has_suggestion, gold=False)
+    assert held is not None and held.task.id == plain.id  # gold=False: no gold turn despite the rate
+    claim = claim_next_task(db, project=project, user=user, extra=has_suggestion, gold=False)
+    # the lease held on a task without a suggestion is not the answer; a gold task is never served
+    assert claim is not None and claim.task.id == suggested.id and claim.assignment.id != held.assignment.id
+    again = claim_next_task(db, project=project, user=user, extra=has_suggestion, gold=False)
+    assert again is not None and again.assignment.id == claim.assignment.id
+    other = _annotator(db, project)
+    member = db.get(Member, (project.id, other.id))
+    assert member is not None
+    member.paused_at = utcnow()
+    db.flush()
+    assert claim_next_task(db, project=project, user=other, extra=has_suggestion, gold=False) is None
+    member.paused_at = None
+    db.flush()
+    theirs = claim_next_task(db, project=project, user=other, extra=has_suggestion, gold=False)
+    assert theirs is not None and theirs.task.id == suggested.id  # overlap 2: one place left

@@ -187,3 +187,15 @@ def test_quality_export_leaves_flagged_annotators_out(db: Session, tmp_path: Any
     ]
     assert len(wrong) == 3  # naive majority: the rusher tips those three tasks to the bad response
     assert weight_of({"flags": [], "gold": {"value": 0.9, "n": 10}, "majority_agreement": None}) > 1.5
+
+
+def test_the_figures_have_a_schema_in_openapi(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    stats = spec["paths"]["/api/v1/projects/{pid}/stats"]["get"]["responses"]["200"]["content"]
+    assert stats["application/json"]["schema"]["$ref"].endswith("/StatsRead")
+    assert schemas["StatsRead"]["properties"]["annotators"]["items"]["$ref"].endswith("/AnnotatorFigures")
+    assert {"gold", "majority_agreement", "flags", "paused"} <= set(schemas["AnnotatorFigures"]["properties"])
+    assert "me" in schemas["OwnFiguresRead"]["properties"]
+    queue = spec["paths"]["/api/v1/projects/{pid}/review-queue"]["get"]
+    assert {p["name"] for p in queue["parameters"]} >= {"cursor", "limit", "annotator", "label"}

@@ -6,7 +6,9 @@ import math
 
 import pytest
 
-from app.quality import metrics, scoring
+from app.kinds import get_kind
+from app.kinds.agreement import first_shown_choice, signed_strength
+from app.quality import metrics
 
 # Krippendorff's reliability data example (3 coders, 15 units; "*" = missing), as in the `krippendorff`
 # package's documentation and Krippendorff (2011): nominal alpha 0.691, interval alpha 0.811.
@@ -80,34 +82,34 @@ def test_position_bias_binomial_test() -> None:
 
 def test_signed_strength_and_ordinal_units() -> None:
     ids = ["a", "b"]
-    assert scoring.signed_strength({"choice": "a", "strength": 3}, ids) == 4  # A much better
-    assert scoring.signed_strength({"choice": "b"}, ids) == -1
-    assert scoring.signed_strength({"choice": "tie"}, ids) == 0
-    ranking = scoring.ordinal_units("ranking", 7, {"ranking": ["c", ["a", "b"]]}, ["a", "b", "c"])
+    assert signed_strength({"choice": "a", "strength": 3}, ids) == 4  # A much better
+    assert signed_strength({"choice": "b"}, ids) == -1
+    assert signed_strength({"choice": "tie"}, ids) == 0
+    ranking = get_kind("ranking").ordinal_units(7, {"ranking": ["c", ["a", "b"]]}, ["a", "b", "c"])
     assert ranking == {(7, "c"): 0.0, (7, "a"): 1.0, (7, "b"): 1.0}
-    rating = scoring.ordinal_units("rating", 7, {"ratings": {"a": {"x": 4}, "b": {"x": 2}}}, ["a", "b"])
+    rating = get_kind("rating").ordinal_units(7, {"ratings": {"a": {"x": 4}, "b": {"x": 2}}}, ["a", "b"])
     assert rating == {(7, "a/x"): 4.0, (7, "b/x"): 2.0}
 
 
 def test_gold_scores() -> None:
     assert (
-        scoring.gold_score("pairwise", {"choice": "a", "strength": 0}, {"choice": "a", "strength": 3}, {})
+        get_kind("pairwise").gold_score({"choice": "a", "strength": 0}, {"choice": "a", "strength": 3}, {})
         == 1.0
     )
-    assert scoring.gold_score("classification", {"labels": ["y", "x"]}, {"labels": ["x", "y"]}, {}) == 1.0
+    assert get_kind("classification").gold_score({"labels": ["y", "x"]}, {"labels": ["x", "y"]}, {}) == 1.0
     # gold c > a > b; answer a > c > b: pairs (a,b) right, (a,c) wrong, (b,c) right -> 2/3
-    partial = scoring.gold_score("ranking", {"ranking": ["a", "c", "b"]}, {"ranking": ["c", "a", "b"]}, {})
+    partial = get_kind("ranking").gold_score({"ranking": ["a", "c", "b"]}, {"ranking": ["c", "a", "b"]}, {})
     assert partial == pytest.approx(2 / 3)
-    close = scoring.gold_score("rating", {"ratings": {"a": {"x": 4}}}, {"ratings": {"a": {"x": 5}}},
+    close = get_kind("rating").gold_score({"ratings": {"a": {"x": 4}}}, {"ratings": {"a": {"x": 5}}},
                                {"scale_min": 1, "scale_max": 5})  # fmt: skip
     assert close == pytest.approx(0.75)
-    assert scoring.gold_score("sft", {"response": "x"}, {"response": "y"}, {}) is None
+    assert get_kind("sft").gold_score({"response": "x"}, {"response": "y"}, {}) is None
 
 
 def test_first_shown_choice() -> None:
-    assert scoring.first_shown_choice({"choice": "b"}, ["b", "a"]) is True
-    assert scoring.first_shown_choice({"choice": "a"}, ["b", "a"]) is False
-    assert scoring.first_shown_choice({"choice": "tie"}, ["b", "a"]) is None
+    assert first_shown_choice({"choice": "b"}, ["b", "a"]) is True
+    assert first_shown_choice({"choice": "a"}, ["b", "a"]) is False
+    assert first_shown_choice({"choice": "tie"}, ["b", "a"]) is None
     assert math.isfinite(metrics.wilson(1, 3).high or math.nan)
 
 

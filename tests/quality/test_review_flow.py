@@ -106,6 +106,34 @@ def test_queue_orders_by_disagreement_then_gold_then_age(client: TestClient, db:
     assert {i["task_id"] for i in by.json()["items"]} == {split.id, calm.id}
 
 
+def test_queue_pages_follow_its_order_by_cursor(client: TestClient, db: Session) -> None:
+    project, p = _team(db, overlap=3)
+    tasks = [factories.make_task(db, project, f"q{i}", ["A", "B"]) for i in range(5)]
+    answers = {}
+    for i, task in enumerate(tasks):  # task i gets i % 3 "b" answers out of three
+        answers[task.id] = [
+            factories.make_annotation(db, task, p[who], {"choice": "b" if n < i % 3 else "a"})
+            for n, who in enumerate(("a1", "a2", "a3"))
+        ]
+    rev = _auth(db, p["rev"])
+    url = f"/api/v1/projects/{project.id}/review-queue"
+    whole = client.get(url, headers=rev).json()
+    assert whole["next_cursor"] is None and len(whole["items"]) == 5
+    seen, cursor = [], None
+    while True:
+        page = client.get(url, params={"limit": 2, "cursor": cursor or ""}, headers=rev).json()
+        seen += [i["task_id"] for i in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == [i["task_id"] for i in whole["items"]]
+    first = client.get(url, params={"limit": 2}, headers=rev).json()
+    for answer in answers[seen[0]]:  # the first task leaves the queue before the next page is read
+        factories.make_review(db, answer, p["rev"], "accept")
+    after = client.get(url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=rev).json()
+    assert [i["task_id"] for i in after["items"]] == seen[2:4]  # nothing skipped, nothing repeated
+    assert client.get(url, params={"cursor": "not-a-cursor"}, headers=rev).status_code == 422
+
+
 def test_review_page_corrects_and_marks_gold(client: TestClient, db: Session) -> None:
     project, p = _team(db)
     task = factories.make_task(db, project, "Which?", ["Alpha", "Beta"])

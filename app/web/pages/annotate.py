@@ -9,15 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
-from app.core.errors import Conflict, NotFound
+from app.auth.policies import get_in_project, in_project
 from app.labeling import service
 from app.labeling.queue import MAX_AHEAD, Claim, claim_next_task
 from app.labeling.schemas import AnnotationPut, FlagCreate
-from app.models import Annotation, Assignment, Project, Task, TaskFlag, User, utcnow
+from app.models import Assignment, Project, Task, TaskFlag, User
 from app.web.templating import render
 
 router = APIRouter()
@@ -110,8 +109,7 @@ def submit(body: SubmitBody, project: ProjectAsAnnotator, user: CurrentUser, ses
             assignment_id=body.assignment_id,
         ),
     )
-    if submitted.annotation.project_id != project.id:
-        raise NotFound("task not found in this project")
+    in_project(submitted.annotation, project, missing="task not found in this project")
     lease = (
         session.get(Assignment, submitted.annotation.assignment_id)
         if submitted.annotation.assignment_id
@@ -130,32 +128,25 @@ def submit(body: SubmitBody, project: ProjectAsAnnotator, user: CurrentUser, ses
 @router.post("/projects/{pid}/annotate/edit")
 def edit(body: EditBody, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep) -> Response:
     """Undo from the annotate page: change the last answer while its lease would still be live."""
-    annotation = session.scalar(select(Annotation).where(Annotation.uuid == body.uuid))
-    if annotation is None or annotation.user_id != user.id or annotation.project_id != project.id:
-        raise NotFound("annotation not found")
-    lease = session.get(Assignment, annotation.assignment_id) if annotation.assignment_id else None
-    if lease is None or lease.expires_at <= utcnow():
-        raise Conflict("the time to undo this answer has passed")
-    service.edit_annotation(
-        session, annotation_uuid=body.uuid, user=user, result=body.result, lead_time_ms=body.lead_time_ms
-    )
+    annotation = service.undo_answer(
+        session, project=project, user=user, annotation_uuid=body.uuid, result=body.result,
+        lead_time_ms=body.lead_time_ms,
+    )  # fmt: skip
     return JSONResponse({"uuid": annotation.uuid})
 
 
 @router.post("/projects/{pid}/annotate/skip")
 def skip(body: SkipBody, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep) -> Response:
-    assignment = session.get(Assignment, body.assignment_id)
-    if assignment is None or assignment.project_id != project.id:
-        raise NotFound("assignment not found")
+    assignment = get_in_project(
+        session, Assignment, body.assignment_id, project, missing="assignment not found"
+    )
     service.skip(session, assignment=assignment, user=user, reason=body.reason)
     return JSONResponse({"status": "skipped"})
 
 
 @router.post("/projects/{pid}/annotate/flag")
 def flag(body: FlagBody, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep) -> Response:
-    task = session.get(Task, body.task_id)
-    if task is None or task.project_id != project.id:
-        raise NotFound("task not found")
+    task = get_in_project(session, Task, body.task_id, project, missing="task not found")
     created = service.flag_task(session, task=task, user=user, reason=body.reason, comment=body.comment)
     return JSONResponse({"id": created.id}, status_code=201)
 
@@ -164,8 +155,6 @@ def flag(body: FlagBody, project: ProjectAsAnnotator, user: CurrentUser, session
 def resolve_flag(
     request: Request, fid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> Response:
-    found = session.get(TaskFlag, fid)
-    if found is None or found.project_id != project.id:
-        raise NotFound("flag not found")
+    found = get_in_project(session, TaskFlag, fid, project, missing="flag not found")
     service.resolve_flag(session, flag=found, user=user)
     return render(request, "projects/_flag.html", {"flag": found, "project": project})

@@ -7,18 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
-from app.auth.policies import role_in
+from app.auth.policies import get_in_project, in_project, role_in
 from app.core.errors import NotFound, PreflabError
-from app.core.security import pseudonym
 from app.kinds import kind_of
-from app.models import Annotation, Member, Project, Role, Suggestion, Task, User
+from app.labeling.pausing import paused_members, resume
+from app.labeling.service import annotation_by_uuid
+from app.models import Member, Project, Role, Task, User
+from app.prelabel.service import latest_suggestion
 from app.quality import charts, reviews
+from app.quality.own import daily_answers, own_figures
+from app.quality.review_queue import QueueFilters, next_for_review, review_queue, tasks_of
 from app.quality.stats import stats_for
-from app.web.api.v1.quality import own_figures
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -32,13 +34,6 @@ def _base(session: SessionDep, project: Project, user: User, **extra: Any) -> di
         "Role": Role,
         **extra,
     }
-
-
-def _names(session: SessionDep, project: Project, user_ids: list[int]) -> dict[int, str]:
-    """Pseudonyms unless the project reveals annotators."""
-    if project.settings.get("reveal_annotators"):
-        return dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
-    return {uid: pseudonym(project.id, uid) or "" for uid in user_ids}
 
 
 def _date(value: str | None) -> datetime | None:
@@ -57,27 +52,20 @@ def queue_page(
     label: str = "",
     since: str = "",
     until: str = "",
-    offset: int = 0,
+    cursor: str = "",
 ) -> Response:
-    items = reviews.review_queue(
-        session, project, annotator=int(annotator) if annotator.isdigit() else None, label=label or None,
-        since=_date(since), until=_date(until), offset=max(offset, 0), limit=50,
-    )  # fmt: skip
-    ids = list(
-        session.scalars(select(Annotation.user_id).where(Annotation.project_id == project.id).distinct())
-    )
-    tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_([i.task_id for i in items])))}
+    wanted = QueueFilters(annotator=int(annotator) if annotator.isdigit() else None, answer=label or None,
+                          since=_date(since), until=_date(until))  # fmt: skip
+    page = review_queue(session, project, wanted, cursor=cursor or None, limit=50)
+    names = reviews.annotator_names(session, project, reviews.annotator_ids(session, project))
     filters = {"annotator": annotator, "label": label, "since": since, "until": until}
-    ctx = _base(session, project, user, items=items, tasks=tasks, annotators=_names(session, project, ids),
-                filters=filters, offset=offset)  # fmt: skip
+    ctx = _base(session, project, user, items=page.items, tasks=tasks_of(session, page.items),
+                annotators=names, filters=filters, next_cursor=page.next_cursor)  # fmt: skip
     return render(request, "quality/queue.html", ctx)
 
 
 def _task_in(session: SessionDep, project: Project, tid: int) -> Task:
-    task = session.get(Task, tid)
-    if task is None or task.project_id != project.id:
-        raise NotFound(f"task {tid} not found in this project")
-    return task
+    return get_in_project(session, Task, tid, project, missing=f"task {tid} not found in this project")
 
 
 def _task_page(
@@ -91,16 +79,12 @@ def _task_page(
     status_code: int = 200,
 ) -> Response:
     answers = reviews.task_reviews(session, task)
-    people = _names(
+    people = reviews.annotator_names(
         session,
         project,
         list({a.user_id for a, _ in answers} | {r.reviewer_id for _, rs in answers for r in rs}),
     )
-    judge = session.scalars(
-        select(Suggestion)
-        .where(Suggestion.task_id == task.id, Suggestion.kind == "judge", Suggestion.error.is_(None))
-        .order_by(Suggestion.id.desc())
-    ).first()
+    judge = latest_suggestion(session, task_id=task.id, kind="judge")
     ctx = _base(session, project, user, task=task, answers=answers, people=people, judge=judge, error=error,
                 me=user)  # fmt: skip
     return render(request, "quality/task.html", ctx, block="review", status_code=status_code)
@@ -110,8 +94,7 @@ def _task_page(
 def next_task_page(project: ProjectAsReviewer, session: SessionDep, after: int = 0) -> Response:
     """The queue's first task other than the one just reviewed: ranked only when the reviewer asks for it,
     not on every task page."""
-    following = reviews.review_queue(session, project, limit=2)
-    next_id = next((i.task_id for i in following if i.task_id != after), None)
+    next_id = next_for_review(session, project, after_task=after)
     target = f"/projects/{project.id}/review/{next_id}" if next_id else f"/projects/{project.id}/review"
     return RedirectResponse(target, status_code=303)
 
@@ -128,13 +111,8 @@ def review_answer(
     request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
     """A verdict on one answer (form field uuid); answers with that answer's task page."""
-    annotation = session.scalar(
-        select(Annotation).where(
-            Annotation.uuid == str(form.get("uuid") or ""), Annotation.project_id == project.id
-        )
-    )
-    if annotation is None:
-        raise NotFound("annotation not found in this project")
+    found = annotation_by_uuid(session, str(form.get("uuid") or ""))
+    annotation = in_project(found, project, missing="annotation not found in this project")
     task = session.get_one(Task, annotation.task_id)
     verdict = str(form.get("verdict") or "")
     try:
@@ -161,8 +139,7 @@ def gold_page(
     task = _task_in(session, project, tid)
     gold: Any = None
     if form.get("uuid"):
-        annotation = session.scalar(select(Annotation).where(Annotation.uuid == str(form.get("uuid")),
-                                                             Annotation.task_id == task.id))  # fmt: skip
+        annotation = reviews.answer_on(session, task, str(form.get("uuid")))
         if annotation is None:
             raise NotFound("annotation not found on this task")
         gold = annotation.result
@@ -172,7 +149,7 @@ def gold_page(
 
 @router.post("/projects/{pid}/members/{user_id}/resume")
 def resume_page(user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
-    reviews.resume(session, project=project, user_id=user_id, by=user)
+    resume(session, project=project, user_id=user_id, by=user)
     return RedirectResponse(f"/projects/{project.id}/dashboard", status_code=303)
 
 
@@ -181,7 +158,7 @@ def dashboard(
     request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
 ) -> Response:
     stats = stats_for(session, project)
-    paused = session.execute(reviews.paused_members(session, project)).all()
+    paused = paused_members(session, project)
     ctx = _base(
         session, project, user, stats=stats, charts=charts, paused=paused,
         throughput_pairs=[(d["day"], d["annotations"]) for d in stats["throughput"]],
@@ -195,12 +172,7 @@ def my_page(
     request: Request, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
 ) -> Response:
     figures = own_figures(stats_for(session, project), user.id)
-    day = func.date(Annotation.created_at)
-    mine = session.execute(
-        select(day, func.count()).where(Annotation.project_id == project.id, Annotation.user_id == user.id)
-        .group_by(day).order_by(day)
-    ).all()  # fmt: skip
-    daily_pairs = [(str(d), int(n)) for d, n in mine]
+    daily_pairs = daily_answers(session, project, user)
     member = session.get(Member, (project.id, user.id))
     ctx = _base(
         session, project, user, figures=figures, daily_pairs=daily_pairs, charts=charts, member=member

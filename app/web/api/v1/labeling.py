@@ -5,7 +5,6 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from app.auth.deps import (
     CurrentUser,
@@ -15,7 +14,7 @@ from app.auth.deps import (
     TaskAsAnnotator,
     authenticate,
 )
-from app.auth.policies import project_for
+from app.auth.policies import get_in_project, project_for
 from app.core.errors import NotFound
 from app.labeling import service
 from app.labeling.queue import MAX_AHEAD, next_for_api
@@ -48,7 +47,7 @@ MyAssignment = Annotated[Assignment, Depends(get_my_assignment)]
 
 def get_visible_annotation(uuid: str, user: CurrentUser, session: SessionDep) -> Annotation:
     """One's own annotations; others' only for reviewers and leads of the project (annotators are blind)."""
-    annotation = session.scalar(select(Annotation).where(Annotation.uuid == uuid))
+    annotation = service.annotation_by_uuid(session, uuid)
     if annotation is None:
         raise NotFound("annotation not found")
     need = Role.annotator if annotation.user_id == user.id else Role.reviewer
@@ -122,13 +121,7 @@ def get_annotation(annotation: VisibleAnnotation) -> AnnotationRead:
 def list_annotations(
     project: ProjectAsReviewer, session: SessionDep, cursor: Cursor = None, limit: Limit = 100
 ) -> Page[AnnotationRead]:
-    page = page_of(
-        session,
-        select(Annotation).where(Annotation.project_id == project.id),
-        Annotation.id,
-        cursor=cursor,
-        limit=limit,
-    )
+    page = page_of(session, service.annotations_of(project), Annotation.id, cursor=cursor, limit=limit)
     return Page(items=[AnnotationRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor)
 
 
@@ -141,15 +134,11 @@ def flag_task(body: FlagCreate, task: TaskAsAnnotator, user: CurrentUser, sessio
 
 @router.get("/projects/{pid}/flags")
 def list_flags(project: ProjectAsLead, session: SessionDep, include_resolved: bool = False) -> list[FlagRead]:
-    stmt = select(TaskFlag).where(TaskFlag.project_id == project.id).order_by(TaskFlag.id.desc())
-    if not include_resolved:
-        stmt = stmt.where(TaskFlag.resolved_at.is_(None))
-    return [FlagRead.model_validate(f) for f in session.scalars(stmt)]
+    flags = service.flags_of(session, project, include_resolved=include_resolved)
+    return [FlagRead.model_validate(f) for f in flags]
 
 
 @router.post("/projects/{pid}/flags/{fid}/resolve")
 def resolve_flag(fid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> FlagRead:
-    flag = session.get(TaskFlag, fid)
-    if flag is None or flag.project_id != project.id:
-        raise NotFound(f"flag {fid} not found")
+    flag = get_in_project(session, TaskFlag, fid, project, missing=f"flag {fid} not found")
     return FlagRead.model_validate(service.resolve_flag(session, flag=flag, user=user))

@@ -4,24 +4,37 @@ paused annotators, and the project's figures."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
+from fastapi import APIRouter, Depends
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import project_for, task_for, within_project
 from app.core.errors import NotFound
-from app.models import Annotation, Review, Role, Task
+from app.labeling.pausing import resume
+from app.labeling.service import annotation_by_uuid
+from app.models import Annotation, Role, Task
 from app.quality import reviews
-from app.quality.schemas import GoldSet, QueueItemRead, QueuePage, ReviewCreate, ReviewRead
+from app.quality.own import own_figures
+from app.quality.review_queue import QueueFilters, review_queue
+from app.quality.schemas import (
+    GoldRead,
+    GoldSet,
+    MemberResumed,
+    OwnFiguresRead,
+    QueueItemRead,
+    ReviewCreate,
+    ReviewRead,
+    StatsRead,
+)
 from app.quality.stats import stats_for
+from app.web.api.v1.pagination import Cursor, Limit, Page
 
 router = APIRouter(tags=["quality"])
 
 
 def get_reviewable(uuid: str, user: CurrentUser, session: SessionDep) -> Annotation:
-    annotation = session.scalar(select(Annotation).where(Annotation.uuid == uuid))
+    annotation = annotation_by_uuid(session, uuid)
     if annotation is None:
         raise NotFound("annotation not found")
     within_project(
@@ -54,35 +67,24 @@ def review(
 
 @router.get("/annotations/{uuid}/reviews")
 def review_history(annotation: ReviewableAnnotation, session: SessionDep) -> list[ReviewRead]:
-    rows = session.scalars(select(Review).where(Review.annotation_id == annotation.id).order_by(Review.id))
-    return [ReviewRead.model_validate(r) for r in rows]
+    return [ReviewRead.model_validate(r) for r in reviews.review_history(session, annotation)]
 
 
 @router.get("/projects/{pid}/review-queue")
-def review_queue(
+def get_review_queue(
     project: ProjectAsReviewer,
     session: SessionDep,
     annotator: int | None = None,
     label: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> QueuePage:
-    items = reviews.review_queue(
-        session,
-        project,
-        annotator=annotator,
-        label=label,
-        since=since,
-        until=until,
-        offset=offset,
-        limit=limit,
-    )
-    return QueuePage(
-        items=[QueueItemRead.model_validate(i) for i in items],
-        next_offset=offset + limit if len(items) == limit else None,
-    )
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[QueueItemRead]:
+    """Tasks with answers to review, most disagreement first, then most misses against gold, then oldest."""
+    filters = QueueFilters(annotator=annotator, answer=label, since=since, until=until)
+    page = review_queue(session, project, filters, cursor=cursor, limit=limit)
+    return Page(items=[QueueItemRead.model_validate(i) for i in page.items], next_cursor=page.next_cursor)
 
 
 def get_task_as_lead(tid: int, user: CurrentUser, session: SessionDep) -> Task:
@@ -91,36 +93,26 @@ def get_task_as_lead(tid: int, user: CurrentUser, session: SessionDep) -> Task:
 
 @router.put("/tasks/{tid}/gold")
 def set_gold(body: GoldSet, task: Annotated[Task, Depends(get_task_as_lead)], user: CurrentUser,
-             session: SessionDep) -> dict[str, Any]:  # fmt: skip
+             session: SessionDep) -> GoldRead:  # fmt: skip
     project = project_for(session, project_id=task.project_id, user=user, need=Role.lead)
     reviews.set_gold(session, task=task, project=project, gold=body.gold, user=user)
-    return {"id": task.id, "gold": task.gold}
+    return GoldRead(id=task.id, gold=task.gold)
 
 
 @router.post("/projects/{pid}/members/{user_id}/resume")
 def resume_member(
     user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
-) -> dict[str, Any]:
-    member = reviews.resume(session, project=project, user_id=user_id, by=user)
-    return {"user_id": member.user_id, "paused": member.paused_at is not None}
+) -> MemberResumed:
+    member = resume(session, project=project, user_id=user_id, by=user)
+    return MemberResumed(user_id=member.user_id, paused=member.paused_at is not None)
 
 
 @router.get("/projects/{pid}/stats")
-def project_stats(project: ProjectAsReviewer, session: SessionDep, refresh: bool = False) -> dict[str, Any]:
-    return stats_for(session, project, refresh=refresh)
+def project_stats(project: ProjectAsReviewer, session: SessionDep, refresh: bool = False) -> StatsRead:
+    return StatsRead.model_validate(stats_for(session, project, refresh=refresh))
 
 
 @router.get("/projects/{pid}/my-stats")
-def my_stats(project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def my_stats(project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep) -> OwnFiguresRead:
     """The caller's own figures (throughput, gold accuracy, agreement), beside the project's."""
-    return own_figures(stats_for(session, project), user.id)
-
-
-def own_figures(stats: dict[str, Any], user_id: int) -> dict[str, Any]:
-    mine = next((a for a in stats["annotators"] if a["user_id"] == user_id), None)
-    return {
-        "me": mine,
-        "project": {"agreement": stats["agreement"], "gold": stats["gold"], "progress": stats["progress"]},
-        "throughput": stats["throughput"] if mine is None else None,
-        "computed_at": stats["computed_at"],
-    }
+    return OwnFiguresRead.model_validate(own_figures(stats_for(session, project), user.id))
