@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, exists, func, select, text, update
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.orm import Session
 
 from app.models import Annotation, Assignment, Member, Project, Task, User, utcnow
@@ -103,7 +104,8 @@ _GOLD_CANDIDATE = (
     SELECT t.id FROM tasks t
     WHERE t.project_id = :pid AND t.gold IS NOT NULL AND t.status != 'closed'"""
     + _FOR_USER
-    + """    ORDER BY md5(t.id::text || :seed_text)
+    + """    {extra}
+    ORDER BY md5(t.id::text || :seed_text)
     LIMIT 1
     FOR UPDATE OF t SKIP LOCKED
 """
@@ -124,7 +126,9 @@ reserve AS (
 _PG_CLAIM = text(
     f"WITH candidate AS ({_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
 )
-_PG_GOLD_CLAIM = text(f"WITH candidate AS ({_GOLD_CANDIDATE}), {_RESERVE_AND_LEASE} SELECT id FROM lease")
+_PG_GOLD_CLAIM = text(
+    f"WITH candidate AS ({_GOLD_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
+)
 
 # The API's hot path in one round trip: the held lease or a new claim, with its task, and whether
 # the project has expired leases to give back.
@@ -168,11 +172,36 @@ def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, An
     }
 
 
-def _claim_postgresql(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
+# Binds as :name and without casts (the driver's dialect writes :x::VARCHAR), as text() statements take them.
+_NAMED_PG = PGDialect(paramstyle="named")
+
+
+def _pg_claims_with(extra: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The claim and gold-claim statements with `extra` (a condition on Task) added to their candidates,
+    and its parameters."""
+    compiled = select(Task.id).where(extra).compile(dialect=_NAMED_PG)
+    condition = f"AND t.id IN ({compiled})"
+    claim = text(
+        f"WITH candidate AS ({_CANDIDATE.format(extra=condition)}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
+    )
+    gold = text(
+        f"WITH candidate AS ({_GOLD_CANDIDATE.format(extra=condition)}), {_RESERVE_AND_LEASE} "
+        "SELECT id FROM lease"
+    )
+    return claim, gold, dict(compiled.params)
+
+
+def _claim_postgresql(
+    session: Session, *, project: Project, user_id: int, now: datetime, extra: Any = None
+) -> int | None:
     params = _claim_params(project, user_id, now)
-    if _gold_turn(project) and (gold := session.execute(_PG_GOLD_CLAIM, params).scalar()) is not None:
+    claim, gold_claim = _PG_CLAIM, _PG_GOLD_CLAIM
+    if extra is not None:
+        claim, gold_claim, extra_params = _pg_claims_with(extra)
+        params.update(extra_params)
+    if _gold_turn(project) and (gold := session.execute(gold_claim, params).scalar()) is not None:
         return int(gold)
-    return session.execute(_PG_CLAIM, params).scalar()
+    return session.execute(claim, params).scalar()
 
 
 def _is_paused(session: Session, project: Project, user_id: int) -> bool:
@@ -184,7 +213,9 @@ def _is_paused(session: Session, project: Project, user_id: int) -> bool:
     )
 
 
-def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: datetime) -> int | None:
+def _claim_sqlite(
+    session: Session, *, project: Project, user_id: int, now: datetime, extra: Any = None
+) -> int | None:
     mine = exists().where(
         Assignment.user_id == user_id,
         Assignment.task_id == Task.id,
@@ -193,6 +224,7 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
     answered = exists().where(Annotation.user_id == user_id, Annotation.task_id == Task.id)
     if _is_paused(session, project, user_id):
         return None
+    also = [extra] if extra is not None else []
     row = None
     if _gold_turn(project):
         row = session.execute(
@@ -203,6 +235,7 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
                 Task.status != "closed",
                 ~mine,
                 ~answered,
+                *also,
             )
             .order_by(func.random())
             .limit(1)
@@ -214,6 +247,7 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
             Task.annotation_count + Task.reserved < int(project.settings.get("overlap", 1)),
             ~mine,
             ~answered,
+            *also,
         )
         if float(project.settings.get("gold_rate", 0.0)) > 0:
             pool = pool.where(Task.gold.is_(None))
@@ -237,9 +271,9 @@ def _claim_sqlite(session: Session, *, project: Project, user_id: int, now: date
     return lease.id
 
 
-def _held(project: Project, user_id: int, now: datetime) -> Any:
-    """The user's live leases in the project, oldest first."""
-    return (
+def _held(project: Project, user_id: int, now: datetime, extra: Any = None) -> Any:
+    """The user's live leases in the project (on tasks meeting `extra`, if given), oldest first."""
+    stmt = (
         select(Assignment.id)
         .where(
             Assignment.user_id == user_id,
@@ -249,20 +283,25 @@ def _held(project: Project, user_id: int, now: datetime) -> Any:
         )
         .order_by(Assignment.id)
     )
+    return stmt if extra is None else stmt.join(Task, Task.id == Assignment.task_id).where(extra)
 
 
-def claim_lease(session: Session, *, project: Project, user_id: int, ahead: int = 0) -> int | None:
+def claim_lease(
+    session: Session, *, project: Project, user_id: int, ahead: int = 0, extra: Any = None
+) -> int | None:
     """The id of the user's `ahead`-th live lease in this project (0: the current task, 1: the
-    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them."""
+    prefetched one), claiming a new task when they hold fewer; None when nothing is left for them.
+    `extra`, a condition on Task, narrows both the leases that count and the tasks that may be claimed
+    (the pre-label review: tasks with a suggestion)."""
     if not 0 <= ahead <= MAX_AHEAD:
         raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
     now = utcnow()
-    held = session.scalars(_held(project, user_id, now).limit(ahead + 1)).all()
+    held = session.scalars(_held(project, user_id, now, extra).limit(ahead + 1)).all()
     if len(held) > ahead:
         return held[ahead]
     reap_expired(session, project=project, now=now)
     claim = _claim_postgresql if session.get_bind().dialect.name == "postgresql" else _claim_sqlite
-    return claim(session, project=project, user_id=user_id, now=now)
+    return claim(session, project=project, user_id=user_id, now=now, extra=extra)
 
 
 def next_for_api(

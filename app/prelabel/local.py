@@ -19,9 +19,10 @@ from typing import Any, Protocol
 
 from app.core.db import session_scope
 from app.core.jobs import append_log
+from app.kinds import kind_of
 from app.models import Job, Project
-from app.prelabel.job import Selection, Sink, _finish, _read, _target, build_or_skip, finish_run, task_loader
 from app.prelabel.modes import Item, Plan
+from app.prelabel.pipeline import Selection, Sink, build_or_skip, finish, finish_run, read, task_loader
 from app.prelabel.prompts import Compiled
 from app.prelabel.redact import Redactor
 from app.prelabel.runner import Outcome, Totals
@@ -95,14 +96,14 @@ class LocalRun:
             template=Compiled(template["version"], template["system"], template["body"]),
             project_settings=project.settings,
             instructions=project.instructions,
-            kind=str(project.kind),
+            kind=kind_of(project),
             temperature=self.temperature,
             models=[s["label"] for s in self.specs],
-            target=_target(str(project.kind), project.settings, self.request.k),
+            target=kind_of(project).responses_to_generate(project.settings, self.request.k),
             redactor=redactor,
         )
         self.selection = Selection(project.id, job_id, "generate", self.request)
-        self.total = _read(self.selection.count)
+        self.total = read(self.selection.count)
         info = {
             "mode": "generate",
             "sent_to": LOCAL,
@@ -254,14 +255,14 @@ def run_policy_job(
     try:
         run = LocalRun(job_id, params, project, load or load_generator)
     except Exception as exc:
-        return _finish(
+        return finish(
             job_id, "failed", error=f"the pre-label job could not start: {exc}", log=type(exc).__name__
         )
     try:
         device = run.open()
     except Exception as exc:
         run.close()
-        return _finish(
+        return finish(
             job_id, "failed", error=f"could not load the models: {exc}"[:1000], log="nothing generated"
         )
     try:
@@ -281,7 +282,7 @@ def run_policy_job(
             )
         totals = run.run()
     except Exception as exc:
-        return _finish(job_id, "failed", error=f"the pre-label job stopped: {exc}", log=type(exc).__name__)
+        return finish(job_id, "failed", error=f"the pre-label job stopped: {exc}", log=type(exc).__name__)
     finally:
         run.close()
     summary = (
