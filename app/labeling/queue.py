@@ -123,11 +123,15 @@ reserve AS (
     FROM reserve r
     RETURNING id, task_id, "order", expires_at
 )"""
-_PG_CLAIM = text(
-    f"WITH candidate AS ({_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
-)
-_PG_GOLD_CLAIM = text(
-    f"WITH candidate AS ({_GOLD_CANDIDATE.format(extra='')}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
+
+
+def _claim_from(candidate: str) -> Any:
+    return text(f"WITH candidate AS ({candidate}), {_RESERVE_AND_LEASE} SELECT id FROM lease")
+
+
+_PG_CLAIM, _PG_GOLD_CLAIM = (
+    _claim_from(_CANDIDATE.format(extra="")),
+    _claim_from(_GOLD_CANDIDATE.format(extra="")),
 )
 
 # The API's hot path in one round trip: the held lease or a new claim, with its task, and whether
@@ -172,33 +176,16 @@ def _claim_params(project: Project, user_id: int, now: datetime) -> dict[str, An
     }
 
 
-# Binds as :name and without casts (the driver's dialect writes :x::VARCHAR), as text() statements take them.
-_NAMED_PG = PGDialect(paramstyle="named")
-
-
-def _pg_claims_with(extra: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """The claim and gold-claim statements with `extra` (a condition on Task) added to their candidates,
-    and its parameters."""
-    compiled = select(Task.id).where(extra).compile(dialect=_NAMED_PG)
-    condition = f"AND t.id IN ({compiled})"
-    claim = text(
-        f"WITH candidate AS ({_CANDIDATE.format(extra=condition)}), {_RESERVE_AND_LEASE} SELECT id FROM lease"
-    )
-    gold = text(
-        f"WITH candidate AS ({_GOLD_CANDIDATE.format(extra=condition)}), {_RESERVE_AND_LEASE} "
-        "SELECT id FROM lease"
-    )
-    return claim, gold, dict(compiled.params)
-
-
 def _claim_postgresql(
     session: Session, *, project: Project, user_id: int, now: datetime, extra: Any = None
 ) -> int | None:
     params = _claim_params(project, user_id, now)
     claim, gold_claim = _PG_CLAIM, _PG_GOLD_CLAIM
-    if extra is not None:
-        claim, gold_claim, extra_params = _pg_claims_with(extra)
-        params.update(extra_params)
+    if extra is not None:  # into the raw SQL, with binds as text() reads them: :name, no driver ::casts
+        compiled = select(Task.id).where(extra).compile(dialect=PGDialect(paramstyle="named"))
+        also = f"AND t.id IN ({compiled})"
+        claim, gold_claim = (_claim_from(c.format(extra=also)) for c in (_CANDIDATE, _GOLD_CANDIDATE))
+        params.update(compiled.params)
     if _gold_turn(project) and (gold := session.execute(gold_claim, params).scalar()) is not None:
         return int(gold)
     return session.execute(claim, params).scalar()
@@ -291,8 +278,7 @@ def claim_lease(
 ) -> int | None:
     """The id of the user's `ahead`-th live lease in this project (0: the current task, 1: the
     prefetched one), claiming a new task when they hold fewer; None when nothing is left for them.
-    `extra`, a condition on Task, narrows both the leases that count and the tasks that may be claimed
-    (the pre-label review: tasks with a suggestion)."""
+    `extra`, a condition on Task, limits the leases that count and the tasks claimed (pre-label review)."""
     if not 0 <= ahead <= MAX_AHEAD:
         raise ValueError(f"ahead must be between 0 and {MAX_AHEAD}")
     now = utcnow()
