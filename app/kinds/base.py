@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from app.core.errors import InvalidInput
 from app.kinds.agreement import Unit, split_share
+from app.kinds.edits import choice_origin
 from app.kinds.forms import FormFields
 from app.kinds.rows import (
     KTO_COLUMNS,
@@ -171,6 +172,48 @@ class Kind(Protocol):
         ...
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    @property
+    def prelabel_modes(self) -> tuple[str, ...]:
+        """The pre-label modes (app/prelabel/modes.py) a project of this kind offers, in menu order."""
+        ...
+
+    @property
+    def review_mode(self) -> str | None:
+        """The mode of the suggestions reviewers work from; None when pre-labels leave nothing to review
+        (generated responses)."""
+        ...
+
+    def responses_to_generate(self, settings: dict[str, Any], requested: int | None) -> int:
+        """How many responses a generate job fills a task up to (`requested`: the job's k, if it gave one)."""
+        ...
+
+    def judged_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The responses of a task that a judge compares."""
+        ...
+
+    def judge_schema(self, settings: dict[str, Any], letters: list[str]) -> dict[str, Any]:
+        """The judge's question: the JSON-schema properties of its answer about the responses shown under
+        `letters`. InvalidInput where the kind has no judge."""
+        ...
+
+    def label_schema(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """What a label request asks for: the JSON-schema properties of the answer."""
+        ...
+
+    def accepted_result(self, settings: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+        """A suggestion's result taken as the reviewer's answer, or InvalidInput saying why it cannot be
+        taken as it is (the reviewer then edits it)."""
+        ...
+
+    def review_origin(
+        self, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
+    ) -> tuple[str, int]:
+        """(origin, edit distance) of a reviewer's result against the suggestion it started from."""
+        ...
+
+    def suggestion_agrees(self, suggestion: dict[str, Any], answer: dict[str, Any]) -> bool:
+        """Whether a person's independent answer agrees with a suggestion (the LLM-human agreement)."""
+        ...
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
     @property
@@ -293,6 +336,31 @@ class KindBase:
         raise NotImplementedError(f"{self.name} does not export as {export_format}")
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    prelabel_modes: ClassVar[tuple[str, ...]] = ()
+    review_mode: ClassVar[str | None] = None
+
+    def responses_to_generate(self, settings: dict[str, Any], requested: int | None) -> int:
+        return requested if requested is not None else 2
+
+    def judged_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return responses
+
+    def judge_schema(self, settings: dict[str, Any], letters: list[str]) -> dict[str, Any]:
+        raise InvalidInput(f"a {self.name} project has no judge: it compares no responses")
+
+    def label_schema(self, settings: dict[str, Any]) -> dict[str, Any]:
+        raise InvalidInput(f"a {self.name} project has no labels to predict")
+
+    def accepted_result(self, settings: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+        raise InvalidInput(f"a {self.name} project has no pre-labels to accept")
+
+    def review_origin(
+        self, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
+    ) -> tuple[str, int]:
+        raise NotImplementedError
+
+    def suggestion_agrees(self, suggestion: dict[str, Any], answer: dict[str, Any]) -> bool:
+        return False
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
     has_judge_board: ClassVar[bool] = False
@@ -347,9 +415,24 @@ class Compared(KindBase):
         return preference_rows(task, pairs, form, margin=self.pair_margin, scores=self.pair_scores)
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    def judge_schema(self, settings: dict[str, Any], letters: list[str]) -> dict[str, Any]:
+        """Two responses: which is better, or a tie where the project allows ties; more: their order."""
+        if len(letters) == 2:
+            options = letters + (["tie"] if settings.get("allow_ties", True) else [])
+            judged: dict[str, Any] = {"choice": {"type": "string", "enum": options}}
+        else:
+            judged = {"ranking": {"type": "array", "items": {"type": "string", "enum": letters}}}
+        return {**judged, "rationale": {"type": "string"}, "confidence": {"type": "number"}}
+
+    def review_origin(
+        self, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
+    ) -> tuple[str, int]:
+        return choice_origin(suggestion, result)
+
+    def suggestion_agrees(self, suggestion: dict[str, Any], answer: dict[str, Any]) -> bool:
+        return bool(suggestion.get("choice") == answer.get("choice"))
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
     def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
         """The verdicts an export reads with its default options (pair_outcomes), as signs."""
         return {pair: o.sign for pair, o in self.pair_outcomes(response_ids, result).items()}
-

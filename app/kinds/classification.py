@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, Text, cast
 
 from app.kinds.agreement import Unit
 from app.kinds.base import KindBase, fail
+from app.kinds.edits import ACCEPTED, EDITED, REPLACED
 from app.kinds.forms import FormFields
 from app.kinds.rows import Columns, ExportTask, RowForm, as_text
 from app.kinds.settings import CommonSettings, distinct
@@ -116,6 +117,33 @@ class Classification(KindBase):
         return [{"text": text, "label": ls[0]} for ls in labels]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    prelabel_modes: ClassVar[tuple[str, ...]] = ("label",)
+    review_mode: ClassVar[str | None] = "label"
+
+    def label_schema(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """One of the project's labels (several in a multi-label project) and a confidence."""
+        labels = list(settings.get("labels") or [])
+        if settings.get("multi_label"):
+            return {
+                "labels": {"type": "array", "items": {"type": "string", "enum": labels}},
+                "confidence": {"type": "number"},
+            }
+        return {"label": {"type": "string", "enum": labels}, "confidence": {"type": "number"}}
+
+    def accepted_result(self, settings: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+        return {"labels": list(suggestion.get("labels") or [])}
+
+    def review_origin(
+        self, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
+    ) -> tuple[str, int]:
+        before, after = set(suggestion.get("labels") or []), set(result.get("labels") or [])
+        distance = len(before ^ after)
+        if distance == 0:
+            return ACCEPTED, 0
+        return (EDITED if before & after and not rejected else REPLACED), distance
+
+    def suggestion_agrees(self, suggestion: dict[str, Any], answer: dict[str, Any]) -> bool:
+        return set(suggestion.get("labels") or []) == set(answer.get("labels") or [])
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 

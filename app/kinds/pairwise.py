@@ -140,6 +140,26 @@ class Pairwise(Compared):
         return {(a, b): Outcome(sign, float(strength) if strength is not None else None)}
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    prelabel_modes: ClassVar[tuple[str, ...]] = ("judge", "generate")
+    review_mode: ClassVar[str | None] = "judge"
+
+    def responses_to_generate(self, settings: dict[str, Any], requested: int | None) -> int:
+        return 2  # a pair, whatever the job asked
+
+    def judged_responses(self, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return responses[:2]
+
+    def accepted_result(self, settings: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+        choice = suggestion.get("choice")
+        if choice == "tie" and not settings.get("allow_ties", True):
+            raise InvalidInput(
+                "the judge could not decide (its two orders disagreed) and this project allows no ties: "
+                "choose a response"
+            )
+        result: dict[str, Any] = {"choice": choice}
+        if settings.get("rationale") == "required":
+            result["rationale"] = str(suggestion.get("rationale") or "accepted the judge's choice")
+        return result
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
     has_judge_board = True

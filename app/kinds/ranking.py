@@ -9,8 +9,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from app.core.errors import InvalidInput
 from app.kinds.agreement import Unit, ranking_positions
 from app.kinds.base import Compared, fail
+from app.kinds.edits import ACCEPTED, REPLACED, discordant_pairs, flat_ranking
 from app.kinds.forms import FormFields, parse_ranking, text_of
 from app.kinds.settings import ComparedSettings
 from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome, Vote
@@ -109,6 +111,32 @@ class Ranking(Compared):
         return {tuple(sorted((x, y), key=order.__getitem__)) for x, y in pairwise(ranked)}  # type: ignore[misc]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    prelabel_modes: ClassVar[tuple[str, ...]] = ("judge", "generate")
+    review_mode: ClassVar[str | None] = "judge"
+
+    def responses_to_generate(self, settings: dict[str, Any], requested: int | None) -> int:
+        return requested if requested is not None else int(settings.get("k", 4))
+
+    def accepted_result(self, settings: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+        if not suggestion.get("ranking"):
+            raise InvalidInput("this judgement has no ranking to accept: rank the responses")
+        return {"ranking": list(suggestion["ranking"])}
+
+    def review_origin(
+        self, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
+    ) -> tuple[str, int]:
+        if not suggestion.get("ranking"):  # a judge of two responses chose one
+            return super().review_origin(suggestion, result, rejected=rejected)
+        before, after = flat_ranking(suggestion["ranking"]), flat_ranking(result.get("ranking") or [])
+        distance = discordant_pairs(before, after)
+        return (ACCEPTED, 0) if distance == 0 else (REPLACED, distance)
+
+    def suggestion_agrees(self, suggestion: dict[str, Any], answer: dict[str, Any]) -> bool:
+        """The judge's choice is among the responses the person ranked first."""
+        if not answer.get("ranking"):
+            return False
+        first = answer["ranking"][0]
+        return suggestion.get("choice") in (first if isinstance(first, list) else [first])
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
     # the judge's order makes a leaderboard board; rounds compare humans with a pairwise judge only

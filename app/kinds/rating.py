@@ -119,6 +119,7 @@ class Rating(Compared):
         return found
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    prelabel_modes: ClassVar[tuple[str, ...]] = ("generate",)
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from app.kinds.agreement import Unit
 from app.kinds.base import MAX_TEXT, KindBase, fail
+from app.kinds.edits import ACCEPTED, EDITED, REPLACED, levenshtein
 from app.kinds.forms import FormFields
 from app.kinds.rows import Columns, ExportTask, RowForm, as_messages, as_text, assistant
 from app.kinds.settings import CommonSettings
@@ -97,6 +98,22 @@ class Sft(KindBase):
         return [{"prompt": as_text(task.prompt), "completion": t} for t in texts]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
+    prelabel_modes: ClassVar[tuple[str, ...]] = ("draft",)
+    review_mode: ClassVar[str | None] = "draft"
+
+    def responses_to_generate(self, settings: dict[str, Any], requested: int | None) -> int:
+        return requested if requested is not None else 1
+
+    def accepted_result(self, settings: dict[str, Any], suggestion: dict[str, Any]) -> dict[str, Any]:
+        return {"response": str(suggestion.get("response", ""))}
+
+    def review_origin(
+        self, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
+    ) -> tuple[str, int]:
+        distance = levenshtein(str(suggestion.get("response", "")), str(result.get("response", "")))
+        if distance == 0:
+            return ACCEPTED, 0
+        return (REPLACED if rejected else EDITED), distance
 
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 

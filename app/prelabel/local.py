@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.jobs.runtime import RunningJob
+from app.kinds import kind_of
 from app.models import Project
-from app.prelabel.job import Selection, Sink, _read, _target, build_or_skip, finish_run, task_loader
 from app.prelabel.modes import Item, Plan
+from app.prelabel.pipeline import Selection, Sink, build_or_skip, finish_run, read, task_loader
 from app.prelabel.prompts import Compiled
 from app.prelabel.redact import Redactor
 from app.prelabel.runner import Outcome, Totals
@@ -94,14 +95,14 @@ class LocalRun:
             template=Compiled(template["version"], template["system"], template["body"]),
             project_settings=project.settings,
             instructions=project.instructions,
-            kind=str(project.kind),
+            kind=kind_of(project),
             temperature=self.temperature,
             models=[s["label"] for s in self.specs],
-            target=_target(str(project.kind), project.settings, self.request.k),
+            target=kind_of(project).responses_to_generate(project.settings, self.request.k),
             redactor=redactor,
         )
         self.selection = Selection(project.id, job_id, "generate", self.request)
-        self.total = _read(self.selection.count)
+        self.total = read(self.selection.count)
         info = {
             "mode": "generate",
             "sent_to": LOCAL,

@@ -8,22 +8,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from app.kinds import kind_of
+from app.kinds.edits import ACCEPTED, EDITED, REPLACED
 from app.models import Annotation, Project, Suggestion, Task
-from app.prelabel.compare import ACCEPTED, EDITED, REPLACED
 from app.prelabel.schemas import Metrics
 
 
-def _latest(kind: str) -> Any:
-    """The newest usable suggestion of a kind for the outer task (the one reviewers and metrics use)."""
+def _latest(mode: str) -> Any:
+    """The newest usable suggestion of a mode for the outer task (the one reviewers and metrics use)."""
     inner = aliased(Suggestion)
     return (
         select(func.max(inner.id))
-        .where(inner.task_id == Annotation.task_id, inner.kind == kind, inner.error.is_(None))
+        .where(inner.task_id == Annotation.task_id, inner.of_kind(mode), inner.error.is_(None))
         .scalar_subquery()
     )
 
 
-def _agreement(session: Session, project: Project, kind: str) -> tuple[int, float | None]:
+def _agreement(session: Session, project: Project, mode: str) -> tuple[int, float | None]:
     """Pairs of (latest suggestion, independent human answer) and the share that agree."""
     rows = session.execute(
         select(Suggestion.result, Annotation.result)
@@ -32,20 +33,13 @@ def _agreement(session: Session, project: Project, kind: str) -> tuple[int, floa
             Annotation.project_id == project.id,
             Annotation.origin == "human",
             Annotation.status != "rejected",
-            Suggestion.id == _latest(kind),
+            Suggestion.id == _latest(mode),
         )
     ).all()
     if not rows:
         return 0, None
-    agree = 0
-    for suggested, human in rows:
-        if kind == "label":
-            agree += set(suggested.get("labels") or []) == set(human.get("labels") or [])
-        elif "choice" in human:
-            agree += suggested.get("choice") == human.get("choice")
-        elif human.get("ranking"):
-            first = human["ranking"][0]
-            agree += suggested.get("choice") in (first if isinstance(first, list) else [first])
+    kind = kind_of(project)
+    agree = sum(kind.suggestion_agrees(suggested, human) for suggested, human in rows)
     return len(rows), round(agree / len(rows), 4)
 
 
@@ -54,7 +48,7 @@ def prelabel_metrics(session: Session, project: Project) -> Metrics:
     by_mode: dict[str, int] = {}
     errors = tokens_in = tokens_out = 0
     cost = 0.0
-    for kind, failed, n, c, t_in, t_out in session.execute(
+    for mode, failed, n, c, t_in, t_out in session.execute(
         select(
             Suggestion.kind,
             Suggestion.error.is_not(None),
@@ -63,13 +57,13 @@ def prelabel_metrics(session: Session, project: Project) -> Metrics:
             func.coalesce(func.sum(Suggestion.tokens_in), 0),
             func.coalesce(func.sum(Suggestion.tokens_out), 0),
         )
-        .where(of_project, Suggestion.kind != "score")  # a reward model's scores are not pre-labels
+        .where(of_project, ~Suggestion.of_kind("score"))  # a reward model's scores are not pre-labels
         .group_by(Suggestion.kind, Suggestion.error.is_not(None))
     ).all():
         if failed:
             errors += int(n)
         else:
-            by_mode[kind] = by_mode.get(kind, 0) + int(n)
+            by_mode[mode] = by_mode.get(mode, 0) + int(n)
         cost += float(c)
         tokens_in += int(t_in)
         tokens_out += int(t_out)
@@ -89,7 +83,7 @@ def prelabel_metrics(session: Session, project: Project) -> Metrics:
     disagree = session.scalar(
         select(func.count()).where(
             of_project,
-            Suggestion.kind == "judge",
+            Suggestion.of_kind("judge"),
             Suggestion.error.is_(None),
             Suggestion.result["orders_agree"].as_boolean().is_(False),
         )

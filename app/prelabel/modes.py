@@ -15,12 +15,12 @@ import orjson
 
 from app.core.errors import InvalidInput
 from app.imports.shapes import RESERVED_RESPONSE_IDS
+from app.kinds import KindBase
+from app.kinds.forms import LETTERS
 from app.prelabel.endpoint import cache_key
 from app.prelabel.prompts import Compiled, prompt_text
 from app.prelabel.redact import Redactor
 from app.prelabel.schemas import LlmSettings
-
-LETTERS = "ABCDEFGHIJKLMNOPQRST"
 
 
 class BadOutput(Exception):
@@ -71,7 +71,7 @@ class Plan:
     template: Compiled
     project_settings: dict[str, Any]
     instructions: str
-    kind: str
+    kind: KindBase  # the project's: what its label and judge requests ask for
     temperature: float
     models: list[str]
     target: int  # generate: responses a task should end with
@@ -153,28 +153,16 @@ def build_items(plan: Plan, task: TaskView) -> list[Item]:
     if mode == "label":
         labels = list(plan.project_settings.get("labels") or [])
         multi = bool(plan.project_settings.get("multi_label"))
-        answer: dict[str, Any] = (
-            {"type": "array", "items": {"type": "string", "enum": labels}}
-            if multi
-            else {"type": "string", "enum": labels}
-        )
-        fmt = _schema("label", {"labels" if multi else "label": answer, "confidence": {"type": "number"}})
+        fmt = _schema("label", plan.kind.label_schema(plan.project_settings))
         system, user = plan.template.render(_context(plan, task, task.responses))
         call = _call(plan, model, _chat(system, user), response_format=fmt)
         return [Item(task.id, mode, model, [call], labels=labels, multi_label=multi)]
     if mode == "judge":
-        responses = task.responses if plan.kind != "pairwise" else task.responses[:2]
+        responses = plan.kind.judged_responses(task.responses)
         if len(responses) < 2:
             raise Skip("fewer than two responses")
         letters = list(LETTERS[: len(responses)])
-        if len(responses) == 2:
-            options = letters + (["tie"] if plan.project_settings.get("allow_ties", True) else [])
-            judged: dict[str, Any] = {"choice": {"type": "string", "enum": options}}
-        else:
-            judged = {"ranking": {"type": "array", "items": {"type": "string", "enum": letters}}}
-        fmt = _schema(
-            "judgement", {**judged, "rationale": {"type": "string"}, "confidence": {"type": "number"}}
-        )
+        fmt = _schema("judgement", plan.kind.judge_schema(plan.project_settings, letters))
         calls, orders = [], []
         for shown in (responses, list(reversed(responses))):  # both orders cancel position bias
             system, user = plan.template.render(_context(plan, task, shown))

@@ -3,27 +3,27 @@ edit, or reject and replace) stored as an annotation that names the suggestion, 
 distance. Answers go through the annotation service's submit, so they keep its invariants: idempotent
 by UUID, one answer per person and task, the task's annotation count, status and lease bookkeeping.
 
-The queue leases tasks like the annotation queue does (the same `reserved` count on the task row, the
-same Assignment rows), so two reviewers never work the same task when one answer is wanted, and a task
-a reviewer answered is never offered to them again on the annotate page."""
+The queue is the annotation queue's claim (app/labeling/queue.py) limited to tasks with a suggestion: the
+same `reserved` count on the task row, the same Assignment rows and the same rule of which task is for
+whom, so two reviewers never work the same task when one answer is wanted, a paused member is served
+nothing, and a task a reviewer answered is never offered to them again on the annotate page."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput, NotFound
-from app.labeling.queue import reap_expired, shown_order
+from app.kinds import kind_of
+from app.kinds.edits import ACCEPTED
+from app.labeling.queue import claim_lease
 from app.labeling.schemas import AnnotationPut
 from app.labeling.service import submit_annotation
-from app.models import Annotation, Assignment, Project, ProjectKind, Suggestion, Task, User, utcnow
-from app.prelabel.compare import ACCEPTED, compare
-from app.prelabel.schemas import REVIEW_MODE, ReviewBody
+from app.models import Annotation, Assignment, Project, Suggestion, Task, User
+from app.prelabel.schemas import ReviewBody
 from app.prelabel.service import latest_suggestion
 
 
@@ -42,7 +42,7 @@ class Reviewed:
 
 
 def review_mode(project: Project) -> str:
-    mode = REVIEW_MODE.get(ProjectKind(project.kind))
+    mode = kind_of(project).review_mode
     if mode is None:
         raise InvalidInput(
             f"a {project.kind} project has no pre-labels to review: its pre-labels are generated responses"
@@ -50,103 +50,66 @@ def review_mode(project: Project) -> str:
     return mode
 
 
-def _has_suggestion(mode: str) -> Any:
-    return exists().where(Suggestion.task_id == Task.id, Suggestion.kind == mode, Suggestion.error.is_(None))
+def _reviewable(mode: str) -> Any:
+    """A task to review: it has a usable suggestion of the review mode, and it is not gold (gold tasks
+    score annotators, so no suggestion is shown with them)."""
+    suggested = exists().where(
+        Suggestion.task_id == Task.id, Suggestion.of_kind(mode), Suggestion.error.is_(None)
+    )
+    return and_(Task.gold.is_(None), suggested)
 
 
 def claim_review(session: Session, *, project: Project, user: User) -> ReviewClaim | None:
-    """The reviewer's live lease on a task with a suggestion, or a new one; None when none is left."""
+    """The reviewer's live lease on a task with a suggestion, or a new one; None when none is left. The
+    annotation queue's claim, limited to tasks to review: the same rule of which task is for whom
+    (paused members get none), the same leases."""
     mode = review_mode(project)
-    now = utcnow()
-    held = session.scalars(
-        select(Assignment)
-        .join(Task, Task.id == Assignment.task_id)
-        .where(
-            Assignment.user_id == user.id,
-            Assignment.project_id == project.id,
-            Assignment.status == "active",
-            Assignment.expires_at > now,
-            _has_suggestion(mode),
-        )
-        .order_by(Assignment.id)
-        .limit(1)
-    ).first()
-    if held is None:
-        reap_expired(session, project=project, now=now)
-        held = _claim(session, project=project, user=user, mode=mode, now=now)
-        if held is None:
-            return None
-    task = session.get_one(Task, held.task_id)
-    suggestion = latest_suggestion(session, task_id=task.id, kind=mode)
-    assert suggestion is not None  # the claim required one; suggestions are never deleted alone
-    return ReviewClaim(held, task, suggestion)
-
-
-def _claim(session: Session, *, project: Project, user: User, mode: str, now: Any) -> Assignment | None:
-    overlap = int(project.settings.get("overlap", 1))
-    mine = exists().where(
-        Assignment.user_id == user.id,
-        Assignment.task_id == Task.id,
-        Assignment.status.in_(("active", "submitted", "skipped")),
-    )
-    answered = exists().where(Annotation.user_id == user.id, Annotation.task_id == Task.id)
-    row = session.execute(
-        select(Task.id, Task.responses)
-        .where(
-            Task.project_id == project.id,
-            Task.status == "open",
-            Task.gold.is_(None),
-            Task.annotation_count + Task.reserved < overlap,
-            _has_suggestion(mode),
-            ~mine,
-            ~answered,
-        )
-        .order_by(Task.priority.desc(), Task.id)
-        .limit(1)
-        # PostgreSQL: reviewers pass over each other's candidates; SQLite's write lock serializes them
-        .with_for_update(skip_locked=True, of=Task)
-    ).first()
-    if row is None:
+    lease_id = claim_lease(session, project=project, user_id=user.id, extra=_reviewable(mode), gold=False)
+    if lease_id is None:
         return None
-    session.execute(update(Task).where(Task.id == row.id).values(reserved=Task.reserved + 1))
-    seed = secrets.randbelow(2**31)
-    lease = Assignment(
-        task_id=row.id,
-        project_id=project.id,
-        user_id=user.id,
-        seed=seed,
-        status="active",
-        order=shown_order([str(r["id"]) for r in row.responses], seed),
-        expires_at=now + timedelta(minutes=int(project.settings.get("lease_minutes", 10))),
-        created_at=now,
-    )
-    session.add(lease)
-    session.flush()
-    return lease
+    lease = session.get_one(Assignment, lease_id)
+    task = session.get_one(Task, lease.task_id)
+    suggestion = latest_suggestion(session, task_id=task.id, mode=mode)
+    assert suggestion is not None  # the claim required one; suggestions are never deleted alone
+    return ReviewClaim(lease, task, suggestion)
 
 
 def accepted_result(project: Project, suggestion: Suggestion) -> dict[str, Any]:
     """The suggestion as an annotation result of the project's kind, or InvalidInput saying why it
     cannot be taken as it is (the reviewer then edits it)."""
-    data, kind, settings = suggestion.result, ProjectKind(project.kind), project.settings
-    if kind is ProjectKind.classification:
-        return {"labels": list(data.get("labels") or [])}
-    if kind is ProjectKind.sft:
-        return {"response": str(data.get("response", ""))}
-    if kind is ProjectKind.ranking:
-        if not data.get("ranking"):
-            raise InvalidInput("this judgement has no ranking to accept: rank the responses")
-        return {"ranking": list(data["ranking"])}
-    choice = data.get("choice")
-    if choice == "tie" and not settings.get("allow_ties", True):
-        raise InvalidInput(
-            "the judge could not decide (its two orders disagreed) and this project allows no ties: "
-            "choose a response"
+    return kind_of(project).accepted_result(project.settings, suggestion.result)
+
+
+def reviewed_by(session: Session, *, project: Project, user: User) -> int:
+    """How many of the user's annotations in the project started from a suggestion."""
+    mine = session.scalar(
+        select(func.count()).where(
+            Annotation.project_id == project.id,
+            Annotation.user_id == user.id,
+            Annotation.suggestion_id.is_not(None),
         )
-    result: dict[str, Any] = {"choice": choice}
-    if settings.get("rationale") == "required":
-        result["rationale"] = str(data.get("rationale") or "accepted the judge's choice")
-    return result
+    )
+    return int(mine or 0)
+
+
+def suggestion_beside(
+    session: Session, *, project: Project, task: Task, user: User
+) -> tuple[Suggestion | None, list[str]]:
+    """The suggestion shown beside a task on the annotate page, and the order the user sees the task's
+    responses in. No suggestion when the project hides them (so leads can measure anchoring), for gold
+    tasks (which score annotators), or where pre-labels leave nothing to review."""
+    mode = kind_of(project).review_mode
+    suggestion = None
+    if project.settings.get("show_suggestions", True) and task.gold is None and mode is not None:
+        suggestion = latest_suggestion(session, task_id=task.id, mode=mode)
+    lease = session.scalars(
+        select(Assignment)
+        .where(Assignment.user_id == user.id, Assignment.task_id == task.id)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+    ).first()
+    order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
+    return suggestion, order
 
 
 def review_suggestion(session: Session, *, suggestion: Suggestion, user: User, body: ReviewBody) -> Reviewed:
@@ -156,7 +119,7 @@ def review_suggestion(session: Session, *, suggestion: Suggestion, user: User, b
         raise NotFound("suggestion not found")
     project = session.get_one(Project, task.project_id)
     mode = review_mode(project)
-    if suggestion.kind != mode or suggestion.error is not None:
+    if not suggestion.of_kind(mode) or suggestion.error is not None:
         raise InvalidInput(f"only a {mode} suggestion without an error can be reviewed in this project")
     result = accepted_result(project, suggestion) if body.action == "accept" else dict(body.result or {})
     submitted = submit_annotation(
@@ -172,8 +135,8 @@ def review_suggestion(session: Session, *, suggestion: Suggestion, user: User, b
         origin, distance = (
             (ACCEPTED, 0)
             if body.action == "accept"
-            else compare(
-                str(project.kind), suggestion.result, annotation.result, rejected=body.action == "reject"
+            else kind_of(project).review_origin(
+                suggestion.result, annotation.result, rejected=body.action == "reject"
             )
         )
         values = {"suggestion_id": suggestion.id, "origin": origin, "edit_distance": distance}

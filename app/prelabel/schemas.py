@@ -9,25 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.models import ProjectKind
+from app.imports.schemas import TaskRead
 
 Mode = Literal["generate", "label", "judge", "draft"]
 MODES: tuple[str, ...] = ("generate", "label", "judge", "draft")
 
-MODES_BY_KIND: dict[ProjectKind, tuple[str, ...]] = {
-    ProjectKind.pairwise: ("judge", "generate"),
-    ProjectKind.ranking: ("judge", "generate"),
-    ProjectKind.rating: ("generate",),
-    ProjectKind.sft: ("draft",),
-    ProjectKind.classification: ("label",),
-}
-# The suggestion a reviewer works from, per kind (rating has none: its pre-labels are generated responses).
-REVIEW_MODE: dict[ProjectKind, str] = {
-    ProjectKind.pairwise: "judge",
-    ProjectKind.ranking: "judge",
-    ProjectKind.sft: "draft",
-    ProjectKind.classification: "label",
-}
 MODE_HELP = {
     "generate": "write candidate responses, so a prompts-only task becomes a pairwise or ranking task",
     "label": "predict the project's label with a JSON-schema answer and a confidence",
@@ -237,8 +223,20 @@ class ReviewRead(BaseModel):
 class ReviewNext(BaseModel):
     assignment_id: int
     expires_at: datetime
-    task: dict[str, Any]
+    task: TaskRead
     suggestion: SuggestionRead
+
+
+class SettingsRead(BaseModel):
+    """A project's endpoint as pre-label jobs will use it, and where its data would go."""
+
+    settings: LlmSettings = Field(description="the stored settings over the instance's defaults")
+    stored: dict[str, Any] = Field(description="what the project stored (empty: the instance's defaults)")
+    defaults: dict[str, Any] = Field(description="the instance's defaults")
+    host: str
+    private: bool
+    host_allowed_for_private: bool
+    modes: list[str] = Field(description="the pre-label modes the project's kind offers")
 
 
 class Metrics(BaseModel):

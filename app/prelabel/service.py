@@ -10,17 +10,17 @@ from pydantic import ValidationError
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from app.auth.policies import model_for
+from app.auth.policies import model_for, readable_models
 from app.core import audit
 from app.core.errors import InvalidInput
 from app.jobs.runtime import create_job
-from app.models import Job, Member, Project, ProjectKind, Snapshot, Suggestion, Task, TrainedModel, User
+from app.kinds import kind_of
+from app.models import Job, Project, Snapshot, Suggestion, Task, TrainedModel, User
 from app.prelabel import prompts
 from app.prelabel.endpoint import check_destination, check_key_name, describe, effective_settings
 from app.prelabel.schemas import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_POLICY_TEMPERATURE,
-    MODES_BY_KIND,
     POLICY_METHODS,
     LlmSettings,
     PrelabelRequest,
@@ -70,7 +70,7 @@ def start_prelabel_job(
 ) -> tuple[Job, int, str]:
     """Queue a pre-label job; returns it, how many tasks it will consider and the host data goes to
     (LOCAL when trained policies generate: nothing leaves the network)."""
-    allowed = MODES_BY_KIND[ProjectKind(project.kind)]
+    allowed = kind_of(project).prelabel_modes
     if request.mode not in allowed:
         raise InvalidInput(
             f"a {project.kind} project pre-labels with {', '.join(allowed)}, not {request.mode}"
@@ -225,33 +225,27 @@ def _start_policy_job(
 
 
 def policy_choices(session: Session, *, user: User, project: Project, limit: int = 200) -> list[TrainedModel]:
-    """The trained models a user may generate with, this project's first, newest first: an admin sees
-    every causal model, a lead those trained on snapshots of projects they lead (as model_for decides)."""
-    stmt = (
-        select(TrainedModel)
-        .outerjoin(Snapshot, Snapshot.id == TrainedModel.snapshot_id)
-        .where(TrainedModel.method.in_(POLICY_METHODS))
-    )
-    if not user.is_admin:
-        led = select(Member.project_id).where(Member.user_id == user.id, Member.role == "lead")
-        stmt = stmt.where(Snapshot.project_id.in_(led))
-    others_after = case((Snapshot.project_id == project.id, 0), else_=1)
+    """The trained models a user may generate with (the causal ones of those they may see), this
+    project's first, newest first."""
+    stmt = readable_models(user).where(TrainedModel.method.in_(POLICY_METHODS))
+    of_project = select(Snapshot.id).where(Snapshot.project_id == project.id)
+    others_after = case((TrainedModel.snapshot_id.in_(of_project), 0), else_=1)
     return list(session.scalars(stmt.order_by(others_after, TrainedModel.id.desc()).limit(limit)))
 
 
-def suggestions_query(project: Project, *, kind: str | None = None, task_id: int | None = None) -> Any:
+def suggestions_query(project: Project, *, mode: str | None = None, task_id: int | None = None) -> Any:
     stmt = select(Suggestion).join(Task, Task.id == Suggestion.task_id).where(Task.project_id == project.id)
-    if kind:
-        stmt = stmt.where(Suggestion.kind == kind)
+    if mode:
+        stmt = stmt.where(Suggestion.of_kind(mode))
     if task_id is not None:
         stmt = stmt.where(Suggestion.task_id == task_id)
     return stmt
 
 
-def latest_suggestion(session: Session, *, task_id: int, kind: str) -> Suggestion | None:
+def latest_suggestion(session: Session, *, task_id: int, mode: str) -> Suggestion | None:
     return session.scalars(
         select(Suggestion)
-        .where(Suggestion.task_id == task_id, Suggestion.kind == kind, Suggestion.error.is_(None))
+        .where(Suggestion.task_id == task_id, Suggestion.of_kind(mode), Suggestion.error.is_(None))
         .order_by(Suggestion.id.desc())
         .limit(1)
     ).first()
@@ -261,8 +255,21 @@ def prelabel_jobs(session: Session, project: Project, limit: int = 20) -> list[J
     return list(
         session.scalars(
             select(Job)
-            .where(Job.project_id == project.id, Job.kind == "prelabel")
+            .where(Job.project_id == project.id, Job.of_kind("prelabel"))
             .order_by(Job.id.desc())
             .limit(limit)
         )
+    )
+
+
+def job_errors(session: Session, job: Job, limit: int = 50) -> list[Any]:
+    """The job's newest failed suggestions: (task_id, error, the task's external_id) rows."""
+    return list(
+        session.execute(
+            select(Suggestion.task_id, Suggestion.error, Task.external_id)
+            .join(Task, Task.id == Suggestion.task_id)
+            .where(Suggestion.job_id == job.id, Suggestion.error.is_not(None))
+            .order_by(Suggestion.id.desc())
+            .limit(limit)
+        ).all()
     )

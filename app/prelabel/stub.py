@@ -133,25 +133,25 @@ def _judge(options: list[str], prompt: str, first: bool) -> str:
 
 
 def _fill(schema: dict[str, Any], prompt: str, name: str, judge_first: bool) -> Any:
-    kind = schema.get("type")
+    json_type = schema.get("type")
     if "enum" in schema:
         options = [str(o) for o in schema["enum"]]
         if name in ("choice", "winner") or set(options) <= {"A", "B", "C", "D", "E", "F", "tie"}:
             return _judge(options, prompt, judge_first)
         return _pick_label(options, prompt)[0]
-    if kind == "object":
+    if json_type == "object":
         props = schema.get("properties", {})
         return {k: _fill(v, prompt, k, judge_first) for k, v in props.items()}
-    if kind == "array":
+    if json_type == "array":
         items = schema.get("items", {})
         if "enum" in items and name == "ranking":  # a judge's ranking: longest first
             opts = [str(o) for o in items["enum"]]
             size = _sections(prompt)
             return opts if judge_first else sorted(opts, key=lambda o: -size.get(o, 0))
         return [_fill(items, prompt, name, judge_first)]
-    if kind in ("number", "integer"):
-        return 0.8 if kind == "number" else 1
-    if kind == "boolean":
+    if json_type in ("number", "integer"):
+        return 0.8 if json_type == "number" else 1
+    if json_type == "boolean":
         return True
     if name == "rationale":
         return "The chosen response answers the question more completely."

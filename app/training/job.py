@@ -145,16 +145,16 @@ def _follow(job_id: int, proc: subprocess.Popen[bytes], directory: Path, log_pat
                 event = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 continue
-            kind = event.get("event")
-            if kind in ("start", "step", "metrics"):
+            name = event.get("event")
+            if name in ("start", "step", "metrics"):
                 total = int(event.get("total_steps") or total)
                 step = int(event.get("step") or step)
-            if kind == "metrics":
+            if name == "metrics":
                 for metric, value in event["metrics"].items():
                     if value is not None:
                         metrics.append(JobMetric(job_id=job_id, step=step, name=metric, value=float(value)))
-            elif kind in ("eval", "done", "error"):
-                outcome[kind] = event.get("metrics") or event.get("result") or event.get("message")
+            elif name in ("eval", "done", "error"):
+                outcome[name] = event.get("metrics") or event.get("result") or event.get("message")
         with session_scope() as session:
             job = session.get_one(Job, job_id)
             session.add_all(metrics)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
-from app.models import Annotation, Assignment, Role, Task
+from app.models import Annotation, Assignment, Role, Task, utcnow
 from app.prelabel.review import claim_review, review_suggestion
 from app.prelabel.schemas import ReviewBody
 from tests import factories
@@ -117,6 +117,34 @@ def test_the_queue_offers_tasks_with_a_suggestion_once_and_to_one_reviewer(db: S
     again = claim_review(db, project=project, user=first)  # type: ignore[arg-type]
     assert again and again.assignment.id == a.assignment.id  # the held lease comes back
     assert db.scalar(select(Task.reserved).where(Task.id == a.task.id)) == 1
+
+
+def test_a_paused_member_gets_no_task_to_review_until_resumed(db: Session) -> None:
+    project = factories.make_project(db, kind="classification", settings=LABELS)
+    task = factories.make_task(db, project, "I was charged twice", [])
+    factories.make_suggestion(db, task, "label", {"labels": ["Billing"], "confidence": 0.9})
+    reviewer = factories.make_user(db)
+    member = factories.add_member(db, project, reviewer, Role.reviewer)
+    member.paused_at, member.paused_reason = utcnow(), "gold accuracy 0%"
+    db.flush()
+    assert claim_review(db, project=project, user=reviewer) is None
+    assert db.scalar(select(Task.reserved).where(Task.id == task.id)) == 0
+    member.paused_at = None
+    db.flush()
+    claim = claim_review(db, project=project, user=reviewer)
+    assert claim is not None and claim.task.id == task.id
+
+
+def test_gold_tasks_are_never_offered_for_review(db: Session) -> None:
+    project = factories.make_project(db, kind="classification", settings={**LABELS, "gold_rate": 1.0})
+    gold, plain = (factories.make_task(db, project, f"t{i}", []) for i in range(2))
+    gold.gold = {"labels": ["Billing"]}
+    for task in (gold, plain):
+        factories.make_suggestion(db, task, "label", {"labels": ["Billing"], "confidence": 0.9})
+    first, second = _reviewer(db, project), _reviewer(db, project)
+    claim = claim_review(db, project=project, user=first)  # type: ignore[arg-type]
+    assert claim is not None and claim.task.id == plain.id
+    assert claim_review(db, project=project, user=second) is None  # type: ignore[arg-type]
 
 
 def test_review_through_the_api(client: TestClient, db: Session) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
+from app.kinds import get_kind
+from app.kinds.edits import ACCEPTED, EDITED, REPLACED, levenshtein
 from app.prelabel import prompts
-from app.prelabel.compare import ACCEPTED, EDITED, REPLACED, compare, levenshtein
 from app.prelabel.endpoint import cache_key, host_allowed
 from app.prelabel.modes import BadOutput, Item, interpret
 from app.prelabel.redact import Redactor
@@ -33,6 +35,10 @@ def test_bit_parallel_levenshtein_matches_the_textbook_algorithm() -> None:
         b = "".join(rnd.choice("abcé ") for _ in range(rnd.randint(0, 90)))
         assert levenshtein(a, b) == _reference(a, b)
     assert levenshtein("kitten", "sitting") == 3
+
+
+def compare(kind: str, before: dict[str, Any], after: dict[str, Any], *, rejected: bool) -> tuple[str, int]:
+    return get_kind(kind).review_origin(before, after, rejected=rejected)
 
 
 def test_origins_and_distances_per_kind() -> None:

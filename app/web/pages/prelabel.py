@@ -9,23 +9,22 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
-from app.auth.policies import can_cancel, role_in
+from app.auth.policies import can_cancel, get_in_project, role_in
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
 from app.jobs.runtime import request_cancel
 from app.kinds import kind_of
+from app.kinds.forms import LETTERS
 from app.labeling import service as labeling
-from app.models import Annotation, Assignment, Job, Project, ProjectKind, Role, Suggestion, Task, User
+from app.models import Assignment, Job, Project, Role, Suggestion, Task, User
 from app.prelabel import prompts, review, service
 from app.prelabel.endpoint import describe, effective_settings, host_allowed, host_of
 from app.prelabel.metrics import prelabel_metrics
-from app.prelabel.modes import LETTERS
-from app.prelabel.schemas import MODE_HELP, MODES_BY_KIND, REVIEW_MODE, PrelabelRequest, ReviewBody
+from app.prelabel.schemas import MODE_HELP, PrelabelRequest, ReviewBody
 from app.web.pages.deps import FormDep
 from app.web.templating import is_htmx, render
 
@@ -71,7 +70,7 @@ def _page(
     preview: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    modes = MODES_BY_KIND[ProjectKind(project.kind)]
+    modes = kind_of(project).prelabel_modes
     templates = {}
     for mode in modes:
         row = prompts.latest(session, project, mode)
@@ -138,7 +137,7 @@ def save_settings(
 def save_template(
     request: Request, mode: str, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
-    if mode not in MODES_BY_KIND[ProjectKind(project.kind)]:
+    if mode not in kind_of(project).prelabel_modes:
         raise NotFound(f"a {project.kind} project has no {mode} template")
     system, body = _text(form, "system") or "", _text(form, "body") or ""
     shown = {"mode": mode, "system": system, "body": body}
@@ -211,22 +210,11 @@ def start_job(
 
 
 def _job_of(session: SessionDep, project: Project, jid: int) -> Job:
-    job = session.get(Job, jid)
-    if job is None or job.project_id != project.id:
-        raise NotFound(f"job {jid} not found")
-    return job
+    return get_in_project(session, Job, jid, project, missing=f"job {jid} not found")
 
 
 def _job_page(request: Request, session: SessionDep, project: Project, job: Job) -> Response:
-    errors = list(
-        session.execute(
-            select(Suggestion.task_id, Suggestion.error, Task.external_id)
-            .join(Task, Task.id == Suggestion.task_id)
-            .where(Suggestion.job_id == job.id, Suggestion.error.is_not(None))
-            .order_by(Suggestion.id.desc())
-            .limit(50)
-        ).all()
-    )
+    errors = service.job_errors(session, job)
     return render(
         request, "prelabel/job.html", {"project": project, "job": job, "errors": errors}, block="status"
     )
@@ -267,17 +255,10 @@ def _letters(order: list[str]) -> dict[str, str]:
 def _review_context(
     session: SessionDep, project: Project, user: User, claim: review.ReviewClaim | None
 ) -> dict[str, Any]:
-    mine = session.scalar(
-        select(func.count()).where(
-            Annotation.project_id == project.id,
-            Annotation.user_id == user.id,
-            Annotation.suggestion_id.is_not(None),
-        )
-    )
     ctx: dict[str, Any] = {
         "project": project,
         "claim": claim,
-        "reviewed": int(mine or 0),
+        "reviewed": review.reviewed_by(session, project=project, user=user),
         "settings": project.settings,
     }
     if claim is None:
@@ -320,16 +301,14 @@ def review_answer(
     assignment_id = _int(form, "assignment_id")
     notice = None
     if action == "skip":
-        lease = session.get(Assignment, assignment_id) if assignment_id else None
-        if lease is None or lease.project_id != project.id:
-            raise NotFound("assignment not found")
-        labeling.skip(session, assignment=lease, user=user, reason="skipped in pre-label review")
+        skipped = get_in_project(session, Assignment, assignment_id, project, missing="assignment not found")
+        labeling.skip(session, assignment=skipped, user=user, reason="skipped in pre-label review")
         notice = "Skipped."
     else:
         suggestion = session.get(Suggestion, _int(form, "suggestion_id") or 0)
-        task = session.get(Task, suggestion.task_id) if suggestion else None
-        if suggestion is None or task is None or task.project_id != project.id:
+        if suggestion is None:
             raise NotFound("suggestion not found")
+        task = get_in_project(session, Task, suggestion.task_id, project, missing="suggestion not found")
         lease = session.get(Assignment, assignment_id) if assignment_id else None
         order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
         result = None if action == "accept" else kind_of(project).result_from_form(form, order)
@@ -366,19 +345,7 @@ def annotate_suggestion(
 ) -> Response:
     """The suggestion beside a task on the annotate page; nothing when the project hides suggestions
     (so leads can measure anchoring) or for gold tasks (which score annotators)."""
-    task = session.get(Task, tid)
-    if task is None or task.project_id != project.id:
-        raise NotFound("task not found")
-    mode = REVIEW_MODE.get(ProjectKind(project.kind))
-    suggestion = None
-    if project.settings.get("show_suggestions", True) and task.gold is None and mode is not None:
-        suggestion = service.latest_suggestion(session, task_id=task.id, kind=mode)
-    lease = session.scalars(
-        select(Assignment)
-        .where(Assignment.user_id == user.id, Assignment.task_id == task.id)
-        .order_by(Assignment.id.desc())
-        .limit(1)
-    ).first()
-    order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
+    task = get_in_project(session, Task, tid, project, missing="task not found")
+    suggestion, order = review.suggestion_beside(session, project=project, task=task, user=user)
     ctx = {"project": project, "suggestion": suggestion, "letter": _letters(order)}
     return render(request, "prelabel/_suggestion.html", ctx)

@@ -84,7 +84,7 @@ def _task_page(
         project,
         list({a.user_id for a, _ in answers} | {r.reviewer_id for _, rs in answers for r in rs}),
     )
-    judge = latest_suggestion(session, task_id=task.id, kind="judge")
+    judge = latest_suggestion(session, task_id=task.id, mode="judge")
     ctx = _base(session, project, user, task=task, answers=answers, people=people, judge=judge, error=error,
                 me=user)  # fmt: skip
     return render(request, "quality/task.html", ctx, block="review", status_code=status_code)

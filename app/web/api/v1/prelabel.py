@@ -3,22 +3,22 @@ and the reviewers' queue of pre-labels."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
-from app.auth.policies import project_for
+from app.auth.policies import within_project
 from app.core.config import get_settings
 from app.core.errors import NotFound
 from app.imports.schemas import TaskRead
-from app.models import ProjectKind, Role, Suggestion, Task
+from app.kinds import kind_of
+from app.models import Role, Suggestion, Task
 from app.prelabel import prompts, review, service
 from app.prelabel.endpoint import effective_settings, host_allowed, host_of, instance_defaults
 from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import (
-    MODES_BY_KIND,
     LlmSettings,
     Metrics,
     Mode,
@@ -27,6 +27,7 @@ from app.prelabel.schemas import (
     ReviewBody,
     ReviewNext,
     ReviewRead,
+    SettingsRead,
     SuggestionRead,
     TemplateIn,
     TemplateRead,
@@ -38,14 +39,12 @@ router = APIRouter(tags=["prelabel"])
 
 def get_suggestion(suggestion_id: int, user: CurrentUser, session: SessionDep) -> Suggestion:
     """A suggestion of a project where the caller reviews (404 otherwise, so existence does not leak)."""
+    missing = f"suggestion {suggestion_id} not found"
     suggestion = session.get(Suggestion, suggestion_id)
     task = session.get(Task, suggestion.task_id) if suggestion is not None else None
     if suggestion is None or task is None:
-        raise NotFound(f"suggestion {suggestion_id} not found")
-    try:
-        project_for(session, project_id=task.project_id, user=user, need=Role.reviewer)
-    except NotFound:
-        raise NotFound(f"suggestion {suggestion_id} not found") from None
+        raise NotFound(missing)
+    within_project(session, project_id=task.project_id, user=user, need=Role.reviewer, missing=missing)
     return suggestion
 
 
@@ -61,18 +60,18 @@ def start_prelabel(
 
 
 @router.get("/projects/{pid}/prelabel/settings")
-def read_settings(project: ProjectAsLead) -> dict[str, Any]:
+def read_settings(project: ProjectAsLead) -> SettingsRead:
     settings = effective_settings(project)
     host = host_of(settings.base_url)
-    return {
-        "settings": settings.model_dump(mode="json"),
-        "stored": project.llm or {},
-        "defaults": instance_defaults(),
-        "host": host,
-        "private": project.is_private,
-        "host_allowed_for_private": host_allowed(host, get_settings().llm_allowed_hosts),
-        "modes": list(MODES_BY_KIND[ProjectKind(project.kind)]),
-    }
+    return SettingsRead(
+        settings=settings,
+        stored=project.llm or {},
+        defaults=instance_defaults(),
+        host=host,
+        private=project.is_private,
+        host_allowed_for_private=host_allowed(host, get_settings().llm_allowed_hosts),
+        modes=list(kind_of(project).prelabel_modes),
+    )
 
 
 @router.put("/projects/{pid}/prelabel/settings")
@@ -86,7 +85,7 @@ def write_settings(
 def list_templates(project: ProjectAsLead, session: SessionDep) -> list[TemplateRead]:
     """The current template of each mode the project can use (the built-in default until edited)."""
     out = []
-    for mode in MODES_BY_KIND[ProjectKind(project.kind)]:
+    for mode in kind_of(project).prelabel_modes:
         row = prompts.latest(session, project, mode)
         if row is not None:
             out.append(TemplateRead.model_validate(row))
@@ -113,12 +112,12 @@ def save_template(
 def list_suggestions(
     project: ProjectAsReviewer,
     session: SessionDep,
-    kind: Mode | None = None,
+    mode: Annotated[Mode | None, Query(alias="kind")] = None,
     task_id: int | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[SuggestionRead]:
-    stmt = service.suggestions_query(project, kind=kind, task_id=task_id)
+    stmt = service.suggestions_query(project, mode=mode, task_id=task_id)
     page = page_of(session, stmt, Suggestion.id, cursor=cursor, limit=limit)
     return Page(items=[SuggestionRead.model_validate(s) for s in page.items], next_cursor=page.next_cursor)
 
@@ -137,7 +136,7 @@ def review_next(project: ProjectAsReviewer, user: CurrentUser, session: SessionD
     return ReviewNext(
         assignment_id=claim.assignment.id,
         expires_at=claim.assignment.expires_at,
-        task=TaskRead.model_validate(claim.task).model_dump(mode="json"),
+        task=TaskRead.model_validate(claim.task),
         suggestion=SuggestionRead.model_validate(claim.suggestion),
     )
 

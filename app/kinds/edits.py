@@ -1,4 +1,5 @@
-"""How far a reviewer's answer is from the suggestion it started from, and what that makes its origin.
+"""Measures of how far a reviewer's answer is from the suggestion it started from, and the origins an
+answer made from a suggestion takes. Each kind's `review_origin` picks its measure:
 
 - text (draft): Levenshtein distance on characters; changed text is `suggestion_edited`, or
   `suggestion_replaced` when the reviewer rejected the draft and wrote their own.
@@ -54,36 +55,20 @@ def levenshtein(a: str, b: str) -> int:
     return score
 
 
-def _discordant(x: list[str], y: list[str]) -> int:
+def discordant_pairs(x: list[str], y: list[str]) -> int:
+    """Pairs of responses the two orders put the other way round (Kendall tau distance)."""
     pos = {rid: i for i, rid in enumerate(y)}
     return sum(1 for p, q in combinations(x, 2) if p in pos and q in pos and pos[p] > pos[q])
 
 
-def _flat(ranking: list[Any]) -> list[str]:
+def flat_ranking(ranking: list[Any]) -> list[str]:
+    """A ranking's response ids best first, tied groups opened in place."""
     out: list[str] = []
     for entry in ranking:
         out.extend(map(str, entry) if isinstance(entry, list) else [str(entry)])
     return out
 
 
-def compare(
-    kind: str, suggestion: dict[str, Any], result: dict[str, Any], *, rejected: bool
-) -> tuple[str, int]:
-    """(origin, edit distance) of a reviewer's `result` against the suggestion's."""
-    if kind == "sft":
-        before, after = str(suggestion.get("response", "")), str(result.get("response", ""))
-        distance = levenshtein(before, after)
-        if distance == 0:
-            return ACCEPTED, 0
-        return (REPLACED if rejected else EDITED), distance
-    if kind == "classification":
-        before_set, after_set = set(suggestion.get("labels") or []), set(result.get("labels") or [])
-        distance = len(before_set ^ after_set)
-        if distance == 0:
-            return ACCEPTED, 0
-        return (EDITED if before_set & after_set and not rejected else REPLACED), distance
-    if kind == "ranking" and suggestion.get("ranking"):
-        distance = _discordant(_flat(suggestion["ranking"]), _flat(result.get("ranking") or []))
-        return (ACCEPTED, 0) if distance == 0 else (REPLACED, distance)
-    same = suggestion.get("choice") == result.get("choice")
-    return (ACCEPTED, 0) if same else (REPLACED, 1)
+def choice_origin(suggestion: dict[str, Any], result: dict[str, Any]) -> tuple[str, int]:
+    """A judge's choice against the reviewer's: kept, or replaced at distance 1."""
+    return (ACCEPTED, 0) if suggestion.get("choice") == result.get("choice") else (REPLACED, 1)
