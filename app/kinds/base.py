@@ -66,6 +66,38 @@ class Kind(Protocol):
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    # Templates never name a kind: they include the kind's own parts and ask these questions.
+    def template(self, part: str) -> str: ...
+    @property
+    def script(self) -> str:
+        """The annotate page's behaviour for this kind, under static/."""
+        ...
+
+    @property
+    def suggests_answers(self) -> bool:
+        """An LLM suggests this kind's answer (a label, a judge's choice, a draft) that annotators see beside
+        the task and reviewers accept or correct."""
+        ...
+
+    @property
+    def picks_from_a_pair(self) -> bool:
+        """A task shows two responses side by side and an answer picks one (position bias, judge columns)."""
+        ...
+
+    @property
+    def ordinal_label(self) -> str:
+        """What the dashboard's ordinal alpha compares, when it is not plain ordinal codes."""
+        ...
+
+    @property
+    def answer_filter_hint(self) -> str:
+        """What the review queue's answer filter matches; empty where the queue has no such filter."""
+        ...
+
+    @property
+    def default_export_mode(self) -> str:
+        """The aggregation the export form proposes."""
+        ...
 
 
 class KindBase:
@@ -103,9 +135,19 @@ class KindBase:
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    suggests_answers: ClassVar[bool] = True
+    picks_from_a_pair: ClassVar[bool] = False
+    ordinal_label: ClassVar[str] = ""
+    answer_filter_hint: ClassVar[str] = ""
+    default_export_mode: ClassVar[str] = "majority"
+
     def template(self, part: str) -> str:
         """The kind's own template for one part of a page: templates/kinds/<kind>/<part>.html."""
         return f"kinds/{self.name}/{part}.html"
+
+    @property
+    def script(self) -> str:
+        return f"kinds/{self.name}.js"
 
 
 class Compared(KindBase):

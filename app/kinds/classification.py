@@ -58,3 +58,4 @@ class Classification(KindBase):
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    answer_filter_hint = "a label"

@@ -95,3 +95,6 @@ class Pairwise(Compared):
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    picks_from_a_pair = True
+    ordinal_label = "signed strength"
+    answer_filter_hint = "a response id or tie"

@@ -69,3 +69,4 @@ class Rating(Compared):
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    suggests_answers = False  # its pre-labels are generated responses, rated like any other

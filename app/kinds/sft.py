@@ -46,3 +46,4 @@ class Sft(KindBase):
     # ── loop: scoring and leaderboard ────────────────────────────────────────────────────────────────
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    default_export_mode = "all"  # demonstrations are not voted on: every one is a row

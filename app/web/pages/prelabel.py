@@ -381,4 +381,4 @@ def annotate_suggestion(
     ).first()
     order = list(lease.order) if lease else [str(r["id"]) for r in task.responses]
     ctx = {"project": project, "suggestion": suggestion, "letter": _letters(order)}
-    return render(request, "prelabel/_suggestion.html", ctx)
+    return render(request, "annotate/page.html", ctx, block="suggestion", block_only=True)
