@@ -52,33 +52,24 @@
     if (section) section.focus({ preventScroll: true });
   });
 
-  document.addEventListener("keydown", (event) => {
-    if (event.altKey || event.metaKey || event.defaultPrevented) return;
-    if (keys.open) {
-      if (event.key === "?") { keys.close(); event.preventDefault(); }
-      return;
-    }
-    const t = event.target;
-    const typing = t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && t.type === "text"));
-    if (typing) {
-      if (event.key === "Escape") { t.blur(); event.preventDefault(); }
-      else if (event.key === "Enter" && (event.ctrlKey || t.tagName === "INPUT")) { event.preventDefault(); press("button.save"); }
-      return;
-    }
-    if (event.ctrlKey && event.key !== "Enter") return;
-    const mode = form() ? form().dataset.mode : "view";
-    let handled;
-    switch (event.key) {
-      case "a": handled = mode === "view" && press("button[value=accept]"); break;
-      case "e": handled = setMode("edit"); break;
-      case "r": handled = setMode("reject"); break;
-      case "Escape": handled = mode !== "view" && setMode("view"); break;
-      case "Enter": handled = mode !== "view" && press("button.save"); break;
-      case "s": handled = press("button[value=skip]"); break;
-      case "?": keys.showModal(); handled = true; break;
-      default: handled = /^[0-9]$/.test(event.key) && choose(event.key === "0" ? 10 : Number(event.key));
-    }
-    if (handled) event.preventDefault();
+  const mode = () => (form() ? form().dataset.mode : "view");
+  window.PreflabKeys.listen({
+    help: keys,
+    keys: {
+      a: () => mode() === "view" && press("button[value=accept]"),
+      e: () => setMode("edit"),
+      r: () => setMode("reject"),
+      Escape: () => mode() !== "view" && setMode("view"),
+      Enter: () => mode() !== "view" && press("button.save"),
+      s: () => press("button[value=skip]"),
+    },
+    other: (event) => /^[0-9]$/.test(event.key) && choose(event.key === "0" ? 10 : Number(event.key)),
+    whileTyping(event) {
+      const t = event.target;
+      if (event.key === "Escape") { t.blur(); return true; }
+      if (event.key === "Enter" && (event.ctrlKey || t.tagName === "INPUT")) { press("button.save"); return true; }
+      return false;
+    },
   });
 
   root.addEventListener("click", (event) => {

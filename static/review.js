@@ -1,4 +1,5 @@
 // Review page keys: j/k (or arrows) move between answers, a accept, x reject, c correct, n next task.
+// The correction forms sit among the answers, so every form field keeps its own keys.
 (function () {
   "use strict";
   let current = 0;
@@ -10,30 +11,33 @@
     all.forEach((c, n) => c.classList.toggle("focused", n === current));
     all[current].focus();
   }
-  function typing(e) {
-    const t = e.target;
-    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
-  }
-  document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || typing(e)) return;
+  function verdict(key) {
     const card = cards()[current];
-    if (e.key === "j" || e.key === "ArrowDown") { focusCard(current + 1); e.preventDefault(); }
-    else if (e.key === "k" || e.key === "ArrowUp") { focusCard(current - 1); e.preventDefault(); }
-    else if ((e.key === "a" || e.key === "x") && card) {
-      const button = card.querySelector(`button[data-key="${e.key}"]`);
-      if (button) { button.click(); e.preventDefault(); }
-    } else if (e.key === "c" && card) {
-      const details = card.querySelector("details.correct");
-      if (details) {
-        details.open = true;
-        const field = details.querySelector("select, input:not([type=hidden]), textarea");
-        if (field) field.focus();
-        e.preventDefault();
-      }
-    } else if (e.key === "n") {
-      const next = document.getElementById("next-task");
-      if (next) { window.location.href = next.href; e.preventDefault(); }
-    }
+    const button = card && card.querySelector(`button[data-key="${key}"]`);
+    if (!button) return false;
+    button.click();
+    return true;
+  }
+  function correct() {
+    const card = cards()[current];
+    const details = card && card.querySelector("details.correct");
+    if (!details) return false;
+    details.open = true;
+    const field = details.querySelector("select, input:not([type=hidden]), textarea");
+    if (field) field.focus();
+    return true;
+  }
+  function nextTask() {
+    const next = document.getElementById("next-task");
+    if (!next) return false;
+    window.location.href = next.href;
+    return true;
+  }
+  const down = () => focusCard(current + 1);
+  const up = () => focusCard(current - 1);
+  window.PreflabKeys.listen({
+    fields: true,
+    keys: { j: down, ArrowDown: down, k: up, ArrowUp: up, a: () => verdict("a"), x: () => verdict("x"), c: correct, n: nextTask },
   });
   document.addEventListener("htmx:afterSwap", () => focusCard(current));
   document.addEventListener("DOMContentLoaded", () => focusCard(0));

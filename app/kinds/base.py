@@ -237,6 +237,17 @@ class Kind(Protocol):
         ...
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    # Templates never name a kind: they include the kind's own parts and ask these questions.
+    def template(self, part: str) -> str: ...
+    @property
+    def script(self) -> str:
+        """The annotate page's behaviour for this kind, under static/."""
+        ...
+
+    @property
+    def ordinal_label(self) -> str:
+        """What the dashboard's ordinal alpha compares, when it is not plain ordinal codes."""
+        ...
 
 
 class KindBase:
@@ -375,9 +386,15 @@ class KindBase:
         return None
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    ordinal_label: ClassVar[str] = ""
+
     def template(self, part: str) -> str:
         """The kind's own template for one part of a page: templates/kinds/<kind>/<part>.html."""
         return f"kinds/{self.name}/{part}.html"
+
+    @property
+    def script(self) -> str:
+        return f"kinds/{self.name}.js"
 
 
 class Compared(KindBase):

@@ -172,3 +172,4 @@ class Pairwise(Compared):
         return str(choice) if choice in pair else None
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
+    ordinal_label = "signed strength"

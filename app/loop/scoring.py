@@ -188,8 +188,6 @@ def apply_order(session: Session, project: Project) -> dict[str, Any]:
     }
 
 
-
-
 # ------------------------------------------------------------------------------------------ reading
 
 

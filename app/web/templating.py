@@ -16,6 +16,8 @@ from pygments.lexers import get_lexer_by_name, guess_lexer
 from pygments.util import ClassNotFound
 from starlette.responses import Response
 
+from app.kinds import all_kinds, kind_of
+
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 
@@ -40,6 +42,17 @@ def render_markdown(text: str | None) -> Markup:
 
 
 templates.env.filters["markdown"] = render_markdown
+# Templates never compare kinds: a page about a project has the project's kind as `project_type` (see
+# render) and includes its parts, `project_type.template("annotate")`; the new-project form lists these.
+templates.env.globals["project_types"] = all_kinds()
+
+
+def job_outcome(job: Any) -> str:
+    """What a finished job produced, one partial per job kind (jobs/outcome/<kind>.html, where it has one)."""
+    return f"jobs/outcome/{job.kind}.html"
+
+
+templates.env.globals["job_outcome"] = job_outcome
 
 
 def is_htmx(request: Request) -> bool:
@@ -52,13 +65,18 @@ def render(
     context: dict[str, Any] | None = None,
     *,
     block: str | None = None,
+    block_only: bool = False,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    """The page, or with HX-Request its `block`; `block_only`: the block whatever the request, for a URL
+    that only ever fills part of another page (the annotate page's suggestion beside each task)."""
     ctx: dict[str, Any] = {"request": request, "user": getattr(request.state, "user", None)}
     ctx["csrf_token"] = request.session.get("csrf", "")
     ctx.update(context or {})
-    if block is not None and is_htmx(request):
+    if ctx.get("project") is not None:
+        ctx.setdefault("project_type", kind_of(ctx["project"]))
+    if block is not None and (block_only or is_htmx(request)):
         return templates.TemplateResponse(
             request, name, ctx, block_name=block, status_code=status_code, headers=headers
         )

@@ -102,8 +102,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/projects/{pid}/flags"): Rule(LEAD),
     ("POST", "/api/v1/projects/{pid}/flags/{fid}/resolve"): Rule(LEAD),
     ("GET", "/projects/{pid}/annotate"): Rule(ANNOTATOR),
-    ("GET", "/projects/{pid}/annotate/next"): Rule(ANNOTATOR),
-    ("GET", "/projects/{pid}/annotate/progress"): Rule(ANNOTATOR),
     ("POST", "/projects/{pid}/annotate/submit"): Rule(
         ANNOTATOR,
         {"uuid": "{new_uuid}", "task_id": "{tid}", "result": {"choice": "a", "strength": 1}},
@@ -193,7 +191,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/projects/{pid}/rounds"): Rule(LEAD, {"name": "Next"}),
     ("PATCH", "/api/v1/projects/{pid}/rounds/{rid}"): Rule(LEAD, {"name": "Renamed"}),
     ("GET", "/projects/{pid}/loop"): Rule(REVIEWER),
-    ("GET", "/projects/{pid}/loop/summary"): Rule(REVIEWER),
     ("POST", "/projects/{pid}/loop/score"): Rule(LEAD, {"model_id": "{mid}"}),
     ("POST", "/projects/{pid}/loop/order"): Rule(LEAD, {"rule": "margin"}),
     ("POST", "/projects/{pid}/rounds"): Rule(LEAD, {"name": "Next"}),

@@ -9,6 +9,8 @@ from app.models import Role
 from tests import factories
 from tests.conftest import sign_in
 
+HTMX = {"HX-Request": "true"}
+
 
 def test_annotate_page_renders_each_kind(client: TestClient, db: Session) -> None:
     user = factories.make_user(db)
@@ -37,7 +39,7 @@ def test_page_submit_is_idempotent_and_the_next_block_is_served(client: TestClie
     csrf = sign_in(client, user.id)
     page = client.get(f"/projects/{project.id}/annotate").text
     assert f'data-task="{tasks[0].id}"' in page
-    prefetched = client.get(f"/projects/{project.id}/annotate/next?ahead=1").text
+    prefetched = client.get(f"/projects/{project.id}/annotate?ahead=1", headers=HTMX).text
     assert f'data-task="{tasks[1].id}"' in prefetched and "<html" not in prefetched
     body = {"uuid": str(uuid.uuid4()), "task_id": tasks[0].id, "result": {"choice": "a", "strength": 0}}
     headers = {"X-CSRF-Token": csrf}
@@ -47,7 +49,7 @@ def test_page_submit_is_idempotent_and_the_next_block_is_served(client: TestClie
         first.status_code == 201 and again.status_code == 200 and first.json()["uuid"] == again.json()["uuid"]
     )
     assert client.post(f"/projects/{project.id}/annotate/submit", json=body).status_code == 403  # no CSRF
-    current = client.get(f"/projects/{project.id}/annotate/next").text
+    current = client.get(f"/projects/{project.id}/annotate", headers=HTMX).text
     assert f'data-task="{tasks[1].id}"' in current
-    progress = client.get(f"/projects/{project.id}/annotate/progress").text
+    progress = client.get(f"/projects/{project.id}/annotate?part=progress", headers=HTMX).text
     assert '<strong data-testid="done-today">1</strong>' in progress

@@ -129,7 +129,7 @@ def test_rounds_page_lists_rounds_side_by_side(client: TestClient, db: Session) 
     assert page.status_code == 200 and "Pilot round" in page.text and "Start round 2" in page.text
     started = client.post(f"/projects/{project.id}/rounds", data={"name": "Second", "csrf_token": csrf})
     assert started.status_code == 303
-    page = client.get(f"/projects/{project.id}/loop/summary")
+    page = client.get(f"/projects/{project.id}/loop", headers={"HX-Request": "true"})  # the summary block
     assert page.status_code == 200
     assert "Pilot round" in page.text and "Second" in page.text and "Percent agreement" in page.text
     assert 'class="whisker"' in page.text  # the pilot's frozen agreement, drawn with its interval
@@ -140,6 +140,6 @@ def test_a_project_without_responses_to_compare_shows_rounds_only(client: TestCl
     project = factories.make_project(db, kind="sft", lead=lead)
     factories.make_round(db, project, 1, name="Drafts round")
     sign_in(client, lead.id)
-    page = client.get(f"/projects/{project.id}/loop/summary")
+    page = client.get(f"/projects/{project.id}/loop", headers={"HX-Request": "true"})  # the summary block
     assert page.status_code == 200 and "Drafts round" in page.text
     assert "Queue order" not in page.text and "Reward scores" not in page.text

@@ -5,11 +5,11 @@ HTML, so Markdown, sanitizing and highlighting happen in one place."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
 from app.auth.policies import get_in_project, in_project
@@ -17,7 +17,7 @@ from app.labeling import service
 from app.labeling.queue import MAX_AHEAD, Claim, claim_next_task
 from app.labeling.schemas import AnnotationPut, FlagCreate
 from app.models import Assignment, Project, Task, TaskFlag, User
-from app.web.templating import render
+from app.web.templating import is_htmx, render
 
 router = APIRouter()
 
@@ -66,34 +66,22 @@ def _progress(session: SessionDep, project: Project, user: User) -> service.MyPr
 
 @router.get("/projects/{pid}/annotate")
 def annotate_page(
-    request: Request, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
-) -> Response:
-    claim = claim_next_task(session, project=project, user=user)
-    return render(
-        request,
-        "annotate/page.html",
-        {**_task_context(project, claim), "progress": _progress(session, project, user)},
-    )
-
-
-@router.get("/projects/{pid}/annotate/next")
-def next_block(
     request: Request,
     project: ProjectAsAnnotator,
     user: CurrentUser,
     session: SessionDep,
     ahead: Annotated[int, Query(ge=0, le=MAX_AHEAD)] = 0,
+    part: Literal["task", "progress"] = "task",
 ) -> Response:
-    """The task block for the current (ahead=0) or the prefetched (ahead=1) task."""
+    """With HX-Request one block: the task (ahead=1: the one after it, which the page prefetches), or the
+    annotator's progress (part=progress), which claims nothing."""
+    progress = _progress(session, project, user)
+    if part == "progress" and is_htmx(request):
+        return render(request, "annotate/page.html", {"project": project, "progress": progress}, block=part)
     claim = claim_next_task(session, project=project, user=user, ahead=ahead)
-    return render(request, "annotate/_task.html", _task_context(project, claim))
-
-
-@router.get("/projects/{pid}/annotate/progress")
-def progress_block(
-    request: Request, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
-) -> Response:
-    return render(request, "annotate/_progress.html", {"progress": _progress(session, project, user)})
+    return render(
+        request, "annotate/page.html", {**_task_context(project, claim), "progress": progress}, block="task"
+    )
 
 
 @router.post("/projects/{pid}/annotate/submit")
@@ -157,4 +145,6 @@ def resolve_flag(
 ) -> Response:
     found = get_in_project(session, TaskFlag, fid, project, missing="flag not found")
     service.resolve_flag(session, flag=found, user=user)
-    return render(request, "projects/_flag.html", {"flag": found, "project": project})
+    if not is_htmx(request):
+        return RedirectResponse(f"/projects/{project.id}", status_code=303)
+    return render(request, "projects/detail.html", {"flag": found, "project": project}, block="flag")

@@ -56,15 +56,8 @@ def _context(session: SessionDep, project: Project, user: User, **extra: Any) ->
 def loop_page(
     request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, started: int = 0
 ) -> Response:
-    return render(request, "loop/page.html", _context(session, project, user, started=started))
-
-
-@router.get("/projects/{pid}/loop/summary")
-def loop_summary(
-    request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
-) -> Response:
-    """The overview page's card, loaded by htmx."""
-    return render(request, "loop/_summary.html", _context(session, project, user))
+    ctx = _context(session, project, user, started=started)
+    return render(request, "loop/page.html", ctx, block="summary")  # the overview page loads the summary
 
 
 def _failed(request: Request, session: SessionDep, project: Project, user: User, message: str) -> Response:

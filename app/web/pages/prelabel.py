@@ -348,4 +348,4 @@ def annotate_suggestion(
     task = get_in_project(session, Task, tid, project, missing="task not found")
     suggestion, order = review.suggestion_beside(session, project=project, task=task, user=user)
     ctx = {"project": project, "suggestion": suggestion, "letter": _letters(order)}
-    return render(request, "prelabel/_suggestion.html", ctx)
+    return render(request, "annotate/page.html", ctx, block="suggestion", block_only=True)
