@@ -78,7 +78,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "app.prelabel.stub",
+            "app.web.llm_stub",
             "--port",
             str(port),
             "--latency-ms",

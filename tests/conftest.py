@@ -36,10 +36,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from app.auth.deps import get_db  # noqa: E402
 from app.core.db import get_engine  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import Base  # noqa: E402
+from app.web.deps import get_db  # noqa: E402
 from tests import factories  # noqa: E402
 
 # Worker fixtures (celery_worker, job_waiter) for every domain, and the markers that follow from where a

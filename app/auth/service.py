@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.core.audit import record
+from app.auth.audit import record
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from app.core.security import hash_api_token, hash_password, new_api_token, verify_password

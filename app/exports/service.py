@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.orm import Session
 
 from app import __version__
-from app.core import audit
+from app.auth import audit
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.core.errors import Conflict, NotFound

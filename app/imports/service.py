@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.core.audit import record
+from app.auth.audit import record
 from app.core.config import get_settings
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows

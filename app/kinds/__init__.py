@@ -1,15 +1,16 @@
 """The project-kind registry: everything that differs by kind lives in the kind's module here.
 
-Adding a kind means a module here (a class following base.Kind, registered below), its templates in
+Adding a kind means a module here (a class following protocol.Kind, registered below), its templates in
 templates/kinds/<name>/ and its script in static/kinds/<name>.js; nothing else in the tree changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.kinds.base import Kind, KindBase
+from app.kinds.base import KindBase
 from app.kinds.classification import Classification
 from app.kinds.pairwise import Pairwise
+from app.kinds.protocol import Kind
 from app.kinds.ranking import Ranking
 from app.kinds.rating import Rating
 from app.kinds.sft import Sft

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from app.core import audit
+from app.auth import audit
 from app.core.errors import InvalidInput
 from app.kinds import kind_of
 from app.models import Annotation, Member, Project, Task, User, utcnow

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth import audit
 from app.auth.policies import get_in_project, of_project
-from app.core import audit
 from app.core.errors import InvalidInput
 from app.kinds import kind_of
 from app.loop.leaderboard import Game, fit, games_of

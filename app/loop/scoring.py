@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from app.auth import audit
 from app.auth.policies import model_for, models_to_score_with
-from app.core import audit
 from app.core.errors import InvalidInput
 from app.jobs.runtime import create_job
 from app.kinds import kind_of

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from app.auth import audit
 from app.auth.policies import model_for, readable_models
-from app.core import audit
 from app.core.errors import InvalidInput
 from app.jobs.runtime import create_job
 from app.kinds import kind_of

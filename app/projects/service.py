@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from app.core.audit import record
+from app.auth.audit import record
 from app.core.errors import InvalidInput, NotFound
 from app.jobs.runtime import create_job
 from app.models import Annotation, Job, Member, Project, Role, Task, User, utcnow

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from app.core import audit
+from app.auth import audit
 from app.core.errors import Forbidden, InvalidInput
 from app.core.security import pseudonym
 from app.labeling.results import check_result

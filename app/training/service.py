@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.core import audit
+from app.auth import audit
 from app.core.config import get_settings
 from app.core.errors import InvalidInput, NotFound
 from app.jobs.runtime import create_job

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.core.db import session_scope
 from app.models import Annotation, Role, Suggestion
 from app.prelabel.job import run_prelabel_job
-from app.prelabel.stub import StubServer
+from app.web.llm_stub import StubServer
 from tests import factories
 from tests.browser.conftest import login_with_keyboard
 from tests.prelabel.conftest import project_with_tasks, start

@@ -1,5 +1,5 @@
 """Pre-label tests talk to the real `openai` client, pointed at the OpenAI-compatible stub
-(app/prelabel/stub.py) served on 127.0.0.1 from a thread of the test process, so tests read its counters."""
+(app/web/llm_stub.py) served on 127.0.0.1 from a thread of the test process, so tests read its counters."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.jobs.runtime import create_job
 from app.models import Job, Project, Suggestion
 from app.prelabel import service
 from app.prelabel.schemas import PrelabelRequest
-from app.prelabel.stub import StubServer
+from app.web.llm_stub import StubServer
 from tests import factories
 
 

@@ -16,7 +16,7 @@ from app.core.errors import InvalidInput
 from app.jobs.runtime import request_cancel
 from app.models import Job, LlmCacheEntry, Project, Suggestion, Task
 from app.prelabel.job import run_prelabel_job
-from app.prelabel.stub import StubServer, tokens
+from app.web.llm_stub import StubServer, tokens
 from tests.prelabel.conftest import job_row, project_with_tasks, start, suggestions_of
 
 pytestmark = pytest.mark.usefixtures("committed")

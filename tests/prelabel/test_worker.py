@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.core.db import session_scope
 from app.main import create_app
 from app.models import Job, Suggestion
-from app.prelabel.stub import StubServer
+from app.web.llm_stub import StubServer
 from tests import factories
 from tests.prelabel.conftest import project_with_tasks
 

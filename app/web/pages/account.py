@@ -5,10 +5,10 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from app.auth import service
-from app.auth.deps import AdminUser, CurrentUser, SessionDep
 from app.auth.schemas import UserCreate
 from app.core.errors import PreflabError
 from app.models import ApiToken, User
+from app.web.deps import AdminUser, CurrentUser, SessionDep
 from app.web.templating import render
 
 router = APIRouter()

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
 from app.auth.policies import get_in_project, in_project
 from app.labeling import service
 from app.labeling.queue import MAX_AHEAD, Claim, claim_next_task
 from app.labeling.schemas import AnnotationPut, FlagCreate
 from app.models import Assignment, Project, Task, TaskFlag, User
+from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
 from app.web.templating import is_htmx, render
 
 router = APIRouter()

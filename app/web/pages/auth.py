@@ -4,8 +4,8 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.auth import service
-from app.auth.deps import SessionDep
 from app.core.security import new_csrf_token
+from app.web.deps import SessionDep
 from app.web.templating import render
 
 router = APIRouter()

@@ -10,13 +10,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
 from app.auth.policies import role_in
 from app.core.errors import PreflabError
 from app.exports import service
 from app.exports.schemas import AGGREGATIONS, ExportRequest
 from app.kinds import kind_of
 from app.models import Job, Project, Role, User
+from app.web.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
 from app.web.downloads import snapshot_download
 from app.web.pages.deps import FormDep
 from app.web.templating import render

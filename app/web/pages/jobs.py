@@ -3,11 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.auth.deps import CurrentUser, JobDep, SessionDep
 from app.auth.policies import can_cancel
 from app.jobs.runtime import mark_if_stale, request_cancel
 from app.models import Project
 from app.training import charts
+from app.web.deps import CurrentUser, JobDep, SessionDep
 from app.web.templating import render
 
 router = APIRouter()

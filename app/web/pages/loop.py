@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import role_in
 from app.core.errors import PreflabError
 from app.loop import rounds, scoring
@@ -19,6 +18,7 @@ from app.models import Project, Role, User
 from app.projects.schemas import ProjectUpdate
 from app.projects.service import update_project
 from app.quality import charts
+from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 

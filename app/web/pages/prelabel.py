@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import can_cancel, get_in_project, role_in
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
@@ -25,6 +24,7 @@ from app.prelabel import prompts, review, service
 from app.prelabel.endpoint import describe, effective_settings, host_allowed, host_of
 from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import MODE_HELP, PrelabelRequest, ReviewBody
+from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import is_htmx, render
 

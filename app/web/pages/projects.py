@@ -7,14 +7,6 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from app.auth import service as auth_service
-from app.auth.deps import (
-    AdminUser,
-    CurrentUser,
-    ProjectAsAnnotator,
-    ProjectAsLead,
-    ProjectAsReviewer,
-    SessionDep,
-)
 from app.auth.policies import role_in
 from app.core.config import get_settings
 from app.core.errors import ImportRejected, InvalidInput, PreflabError
@@ -27,6 +19,14 @@ from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
 from app.models import Project, ProjectKind, Role, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
+from app.web.deps import (
+    AdminUser,
+    CurrentUser,
+    ProjectAsAnnotator,
+    ProjectAsLead,
+    ProjectAsReviewer,
+    SessionDep,
+)
 from app.web.pages.deps import FormDep
 from app.web.pages.forms import settings_from_form
 from app.web.templating import render

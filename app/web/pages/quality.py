@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import get_in_project, in_project, role_in
 from app.core.errors import NotFound, PreflabError
 from app.kinds import kind_of
@@ -21,6 +20,7 @@ from app.quality import charts, reviews
 from app.quality.own import daily_answers, own_figures
 from app.quality.review_queue import QueueFilters, next_for_review, review_queue, tasks_of
 from app.quality.stats import stats_for
+from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 

@@ -9,12 +9,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.deps import AdminUser, CurrentUser, ModelDep, SessionDep
 from app.auth.policies import readable_models
 from app.core.errors import PreflabError
 from app.models import Job, Project, Snapshot, TrainedModel
 from app.training.schemas import FORMAT_FOR, LORA_HYPERPARAMETERS, TRAIN_HYPERPARAMETERS, TrainingRequest
 from app.training.service import models_dir, start_training
+from app.web.deps import AdminUser, CurrentUser, ModelDep, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 from mlcore.hyperparameters import DeclaredHyperparameter

@@ -3,10 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.auth import service
-from app.auth.deps import AdminUser, CurrentUser, SessionDep
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead
 from app.models import User
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.deps import AdminUser, CurrentUser, SessionDep
 
 router = APIRouter(tags=["auth"])
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from app.auth.deps import CurrentUser, JobDep, SessionDep
 from app.auth.policies import can_cancel
 from app.jobs.runtime import mark_if_stale, request_cancel
 from app.jobs.schemas import JobRead, MetricPoint
 from app.models import JobMetric
+from app.web.deps import CurrentUser, JobDep, SessionDep
 
 router = APIRouter(tags=["jobs"])
 

@@ -6,14 +6,6 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.auth.deps import (
-    CurrentUser,
-    ProjectAsLead,
-    ProjectAsReviewer,
-    SessionDep,
-    TaskAsAnnotator,
-    authenticate,
-)
 from app.auth.policies import get_in_project, project_for
 from app.core.errors import NotFound
 from app.labeling import service
@@ -30,6 +22,14 @@ from app.labeling.schemas import (
 )
 from app.models import Annotation, Assignment, Role, TaskFlag
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.deps import (
+    CurrentUser,
+    ProjectAsLead,
+    ProjectAsReviewer,
+    SessionDep,
+    TaskAsAnnotator,
+    authenticate,
+)
 
 router = APIRouter(tags=["annotating"])
 

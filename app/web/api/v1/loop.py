@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.loop import rounds, scoring
 from app.loop.leaderboard import project_leaderboard
 from app.loop.schemas import (
@@ -17,6 +16,7 @@ from app.loop.schemas import (
     RoundUpdate,
     ScoringStarted,
 )
+from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 
 router = APIRouter(tags=["loop"])
 

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import within_project
 from app.core.config import get_settings
 from app.core.errors import NotFound
@@ -33,6 +32,7 @@ from app.prelabel.schemas import (
     TemplateRead,
 )
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 
 router = APIRouter(tags=["prelabel"])
 

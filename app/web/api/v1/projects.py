@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.auth.deps import AdminUser, CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
 from app.auth.policies import role_in
 from app.projects import service
 from app.projects.schemas import MemberRead, MemberSet, ProjectCreate, ProjectRead, ProjectUpdate
 from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
+from app.web.deps import AdminUser, CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
 
 router = APIRouter(tags=["projects"])
 

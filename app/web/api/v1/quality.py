@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from app.auth.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.auth.policies import project_for, task_for, within_project
 from app.core.errors import NotFound
 from app.labeling.pausing import resume
@@ -29,6 +28,7 @@ from app.quality.schemas import (
 )
 from app.quality.stats import stats_for
 from app.web.api.v1.pagination import Cursor, Limit, Page
+from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 
 router = APIRouter(tags=["quality"])
 

@@ -7,11 +7,11 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
-from app.auth.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
 from app.exports import service
 from app.exports.schemas import ExportRequest, SnapshotCreated, SnapshotRead
 from app.models import Snapshot
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
 from app.web.downloads import snapshot_download
 
 router = APIRouter(tags=["snapshots"])

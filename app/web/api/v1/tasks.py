@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep, TaskAsAnnotator
 from app.core.config import get_settings
 from app.core.errors import InvalidInput
 from app.imports.job import start_import_job
@@ -18,6 +17,7 @@ from app.imports.service import ImportResult, import_inline, tasks_of
 from app.imports.shapes import ImportMapping, RowError, parse_mapping
 from app.models import Project, Task, User
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep, TaskAsAnnotator
 from app.web.uploads import receive_upload
 
 router = APIRouter(tags=["tasks"])

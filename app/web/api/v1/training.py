@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.auth.deps import AdminUser, CurrentUser, ModelDep, SessionDep
 from app.auth.policies import readable_models
 from app.jobs.schemas import JobAccepted
 from app.models import TrainedModel
 from app.training.schemas import ModelRead, TrainingRequest
 from app.training.service import start_training
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
+from app.web.deps import AdminUser, CurrentUser, ModelDep, SessionDep
 
 router = APIRouter(tags=["training"])
 

@@ -2,7 +2,7 @@
 `/v1/models`. The tests, the bench and the README walkthrough point pre-labeling at it; nothing here
 talks to a real model.
 
-    python -m app.prelabel.stub --port 8001 [--latency-ms 50]
+    python -m app.web.llm_stub --port 8001 [--latency-ms 50]
 
 Answers are a function of the request: a `json_schema` response format gets a JSON object that fits the
 schema (a label is chosen by the words it shares with the prompt; a judge prefers the longer response),
