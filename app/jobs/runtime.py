@@ -29,7 +29,7 @@ from app.core.config import get_settings
 from app.core.db import get_engine, session_scope
 from app.core.errors import PreflabError
 from app.core.queue import enqueue_after_commit
-from app.models import Job, utcnow
+from app.models import Job, JobMetric, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -351,3 +351,9 @@ def run_job(
     else:
         if not run.finished:
             run._end("succeeded", log="done")
+
+
+def metrics_of(session: Session, job: Job) -> list[JobMetric]:
+    """The job's metric time series, by step."""
+    stmt = select(JobMetric).where(JobMetric.job_id == job.id).order_by(JobMetric.step, JobMetric.id)
+    return list(session.scalars(stmt))

@@ -6,13 +6,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import audit
 from app.core.config import get_settings
 from app.core.errors import InvalidInput, NotFound
 from app.jobs.runtime import create_job
-from app.models import Job, Snapshot, User
+from app.models import Job, Project, Snapshot, User
 from app.training.schemas import FORMAT_FOR, TrainingRequest
 from mlcore.config import LoraSettings, TrainConfig  # torch-free: the dataclass and its checks
 
@@ -104,3 +105,15 @@ def start_training(session: Session, *, request: TrainingRequest, user: User) ->
         base_model=request.base_model,
     )
     return job
+
+
+def trainable_snapshots(session: Session, *, limit: int = 200) -> list[tuple[Snapshot, str]]:
+    """Ready snapshots in a format some method trains on, newest first, with their project's name."""
+    stmt = (
+        select(Snapshot, Project.name)
+        .join(Project, Project.id == Snapshot.project_id)
+        .where(Snapshot.status == "ready", Snapshot.format.in_(set(FORMAT_FOR.values())))
+        .order_by(Snapshot.id.desc())
+        .limit(limit)
+    )
+    return [(snapshot, name) for snapshot, name in session.execute(stmt).all()]

@@ -6,14 +6,13 @@ from typing import Any, NamedTuple
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.policies import readable_models
 from app.core.errors import PreflabError
 from app.models import Job, Project, Snapshot, TrainedModel
 from app.training.schemas import FORMAT_FOR, LORA_HYPERPARAMETERS, TRAIN_HYPERPARAMETERS, TrainingRequest
-from app.training.service import models_dir, start_training
+from app.training.service import models_dir, start_training, trainable_snapshots
 from app.web.deps import AdminUser, CurrentUser, ModelDep, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
@@ -66,13 +65,7 @@ def _form_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    snapshots = session.execute(
-        select(Snapshot, Project.name)
-        .join(Project, Project.id == Snapshot.project_id)
-        .where(Snapshot.status == "ready", Snapshot.format.in_(set(FORMAT_FOR.values())))
-        .order_by(Snapshot.id.desc())
-        .limit(200)
-    ).all()
+    snapshots = trainable_snapshots(session)
     demo = models_dir() / DEMO_MODEL
     ctx = {
         "snapshots": snapshots,

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from app.auth.policies import can_cancel
-from app.jobs.runtime import mark_if_stale, request_cancel
+from app.jobs.runtime import mark_if_stale, metrics_of, request_cancel
 from app.jobs.schemas import JobRead, MetricPoint
-from app.models import JobMetric
 from app.web.deps import CurrentUser, JobDep, SessionDep
 
 router = APIRouter(tags=["jobs"])
@@ -19,10 +17,7 @@ def get_job(job: JobDep) -> JobRead:
 
 @router.get("/jobs/{jid}/metrics")
 def job_metrics(job: JobDep, session: SessionDep) -> list[MetricPoint]:
-    rows = session.scalars(
-        select(JobMetric).where(JobMetric.job_id == job.id).order_by(JobMetric.step, JobMetric.id)
-    )
-    return [MetricPoint(step=m.step, name=m.name, value=m.value) for m in rows]
+    return [MetricPoint(step=m.step, name=m.name, value=m.value) for m in metrics_of(session, job)]
 
 
 @router.post("/jobs/{jid}/cancel")

@@ -91,7 +91,7 @@ def skip_assignment(
     "/annotations/{uuid}",
     status_code=201,
     response_model=AnnotationRead,
-    responses={200: {"description": "a repeat: the stored annotation"}},
+    responses={200: {"description": "a repeat: the stored annotation", "model": AnnotationRead}},
 )
 def put_annotation(request: Request, uuid: str, body: AnnotationPut, session: SessionDep) -> object:
     user = authenticate(request, session)  # one thread hop, as in next_task
