@@ -66,7 +66,7 @@ def main() -> None:
     from app.core.db import session_scope
     from app.imports.service import TaskWriter
     from app.imports.shapes import normalize_row
-    from app.models import Project, ProjectKind, Suggestion, User
+    from app.models import Project, Suggestion, User
     from app.prelabel.job import run_prelabel_job
     from app.prelabel.schemas import PrelabelRequest
     from app.prelabel.service import start_prelabel_job
@@ -101,7 +101,7 @@ def main() -> None:
             session.add(lead)
             project = Project(
                 name="bench",
-                kind=ProjectKind.classification,
+                kind="classification",
                 settings=validate_settings(
                     "classification", {"labels": ["billing", "delivery", "account", "other"]}
                 ),

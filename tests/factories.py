@@ -20,7 +20,6 @@ from app.models import (
     Job,
     Member,
     Project,
-    ProjectKind,
     Role,
     Task,
     TaskFlag,
@@ -68,7 +67,7 @@ def make_project(
 ) -> Project:
     project = Project(
         name=name or f"Project {next(_seq)}",
-        kind=ProjectKind(kind),
+        kind=str(kind),
         settings=validate_settings(kind, settings or {}),
         instructions="Judge **carefully**.",
     )

@@ -22,7 +22,7 @@ KIND_NAMES: tuple[str, ...] = tuple(_KINDS)
 
 
 def get_kind(name: Any) -> KindBase:
-    """The kind called `name` (a string or the ProjectKind enum); KeyError for an unknown one."""
+    """The kind called `name`; KeyError for an unknown one."""
     return _KINDS[str(name)]
 
 

@@ -5,7 +5,7 @@ from app.models.base import Base, utcnow
 from app.models.job import FINISHED, Job, JobMetric
 from app.models.llm import LlmCacheEntry, PromptTemplate
 from app.models.loop import Round
-from app.models.project import Member, Project, ProjectKind, ProjectStats, Role
+from app.models.project import Member, Project, ProjectStats, Role
 from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
 from app.models.task import Assignment, Suggestion, Task, TaskFlag
 from app.models.user import ApiToken, LoginAttempt, User
@@ -24,7 +24,6 @@ __all__ = [
     "LoginAttempt",
     "Member",
     "Project",
-    "ProjectKind",
     "ProjectStats",
     "PromptTemplate",
     "Review",

@@ -4,18 +4,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin, utcnow
-
-
-class ProjectKind(enum.StrEnum):
-    pairwise = "pairwise"
-    ranking = "ranking"
-    rating = "rating"
-    sft = "sft"
-    classification = "classification"
 
 
 class Role(enum.IntEnum):
@@ -30,7 +22,8 @@ class Project(IdMixin, CreatedMixin, Base):
     __tablename__ = "projects"
 
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[ProjectKind] = mapped_column(Enum(ProjectKind, native_enum=False, length=20))
+    # Which kinds exist is the registry's to say (app/kinds): the column only stores the name.
+    kind: Mapped[str] = mapped_column(String(20))
     instructions: Mapped[str] = mapped_column(Text, default="")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     llm: Mapped[dict[str, Any]] = mapped_column(default=dict)

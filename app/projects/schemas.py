@@ -4,24 +4,34 @@ every setting has a default, so {name, kind} is enough."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from app.kinds import get_kind
-from app.models import ProjectKind, Role
+from app.kinds import KIND_NAMES, get_kind
+from app.models import Role
 
 
-def validate_settings(kind: ProjectKind | str, raw: dict[str, Any] | None) -> dict[str, Any]:
+def validate_settings(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
     """Validated settings with every default filled in (raises pydantic.ValidationError)."""
-    return get_kind(ProjectKind(kind)).validate_settings(raw)
+    return get_kind(kind).validate_settings(raw)
+
+
+def _known_kind(value: str) -> str:
+    if value not in KIND_NAMES:
+        raise ValueError(f"kind must be one of {', '.join(KIND_NAMES)}")
+    return value
+
+
+# A project kind by name, checked against the registry; OpenAPI lists the names.
+KindName = Annotated[str, AfterValidator(_known_kind), Field(json_schema_extra={"enum": list(KIND_NAMES)})]
 
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    kind: ProjectKind
+    kind: KindName
     instructions: str = Field("", max_length=100_000)
     settings: dict[str, Any] = Field(default_factory=dict)
     is_private: bool = False
@@ -45,7 +55,7 @@ class ProjectUpdate(BaseModel):
 class ProjectRead(BaseModel):
     id: int
     name: str
-    kind: ProjectKind
+    kind: KindName
     instructions: str
     settings: dict[str, Any]
     is_private: bool

@@ -7,14 +7,16 @@ import pytest
 from app.core.errors import InvalidInput
 from app.kinds import KIND_NAMES, get_kind, kind_of
 from app.kinds.forms import parse_ranking
-from app.models import Project, ProjectKind
+from app.models import Project
 
 
-def test_every_project_kind_has_exactly_one_registered_kind() -> None:
-    assert sorted(KIND_NAMES) == sorted(k.value for k in ProjectKind)
-    for value in ProjectKind:
-        assert get_kind(value).name == value.value
-        assert kind_of(Project(kind=value)) is get_kind(value.value)
+def test_every_registered_kind_is_found_by_its_name_and_by_its_projects() -> None:
+    assert KIND_NAMES == ("pairwise", "ranking", "rating", "sft", "classification")
+    for name in KIND_NAMES:
+        assert get_kind(name).name == name
+        assert kind_of(Project(kind=name)) is get_kind(name)
+    with pytest.raises(KeyError):
+        get_kind("poll")
 
 
 def test_settings_of_every_kind_fill_defaults_and_name_the_kind() -> None:

@@ -14,9 +14,9 @@ from app.imports.job import start_import_job, store_upload
 from app.imports.readers import read_rows
 from app.imports.service import import_inline
 from app.imports.shapes import parse_mapping
-from app.kinds import KIND_NAMES, kind_of
+from app.kinds import KIND_NAMES
 from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
-from app.models import Project, ProjectKind, Role, User
+from app.models import Project, Role, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.deps import (
@@ -62,7 +62,7 @@ def home(request: Request, user: CurrentUser, session: SessionDep, archived: boo
 
 @router.get("/projects/new")
 def new_project_page(request: Request, admin: AdminUser) -> Response:
-    return render(request, "projects/new.html", {"kinds": list(ProjectKind), "error": None, "form": {}})
+    return render(request, "projects/new.html", {"error": None, "form": {}})
 
 
 @router.post("/projects/new")
@@ -79,7 +79,7 @@ def create_project(request: Request, admin: AdminUser, session: SessionDep, form
         return render(
             request,
             "projects/new.html",
-            {"kinds": list(ProjectKind), "error": _errors(exc), "form": values},
+            {"error": _errors(exc), "form": values},
             status_code=422,
         )
     project = service.create_project(session, data=data, user=admin)
@@ -115,7 +115,6 @@ def _settings_form(
             created=created,
             common_fields=COMMON_FIELDS,
             quality_fields=QUALITY_FIELDS,
-            kind_fields=kind_of(project).settings_fields,
         ),
         status_code=status_code,
     )
