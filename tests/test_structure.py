@@ -185,3 +185,19 @@ def test_web_modules_neither_query_nor_import_each_others_routers() -> None:
         ]
     assert not queries, _offenders("queries in web modules", queries)
     assert not imports, _offenders("web modules importing another router module", imports)
+
+
+OWNERSHIP_COMPARISON = re.compile(r"(project_id|user_id|lease_user) != |!= (project|user)\.id\b")
+
+
+def test_only_the_policies_compare_who_owns_what() -> None:
+    """Whether a row belongs to the caller's project, or to the caller, is decided in app/auth/policies.py
+    (in_project, get_in_project, own): a second copy of the rule elsewhere is how access leaks start."""
+    offenders = [
+        f"{_relative(path)}:{n}: {line.strip()}"
+        for path in _files_under("app", "workers", pattern="*.py")
+        if _relative(path) != "app/auth/policies.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if OWNERSHIP_COMPARISON.search(line)
+    ]
+    assert not offenders, _offenders("ownership comparisons outside app/auth/policies.py", offenders)

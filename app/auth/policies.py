@@ -119,6 +119,21 @@ def in_project(found: T | None, project: Project, *, missing: str) -> T:
     return found
 
 
+def own(found: T | None, user: User, *, missing: str) -> T:
+    """`found` when it is the user's own (an annotation, a lease, a token); NotFound(missing) when it is
+    absent or someone else's, so nobody learns that another's exists. The one place that compares a
+    thing's owner with the caller."""
+    if found is None or getattr(found, "user_id", None) != user.id:
+        raise NotFound(missing)
+    return found
+
+
+def is_own(user_id: int | None, user: User) -> bool:
+    """Whether a row's owner (read as a column, as the annotation loop's one-statement reads do) is the
+    caller."""
+    return user_id is not None and user_id == user.id
+
+
 def get_in_project(session: Session, entity: type[T], ident: Any, project: Project, *, missing: str) -> T:
     """Load a row by primary key and check it belongs to the project (in_project)."""
     return in_project(session.get(entity, ident) if ident is not None else None, project, missing=missing)

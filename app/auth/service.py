@@ -8,6 +8,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.audit import record
+from app.auth.policies import own
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from app.core.security import hash_api_token, hash_password, new_api_token, verify_password
@@ -91,8 +92,8 @@ def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiTo
 
 
 def revoke_token(session: Session, *, user: User, token_id: int) -> None:
-    token = session.get(ApiToken, token_id)
-    if token is None or token.user_id != user.id or token.revoked_at is not None:
+    token = own(session.get(ApiToken, token_id), user, missing="no such token")
+    if token.revoked_at is not None:
         raise NotFound("no such token")
     token.revoked_at = utcnow()
     record(session, "token.revoke", user_id=user.id, target=("token", token_id))

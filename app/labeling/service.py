@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import Select, case, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.auth.policies import in_project, project_for
+from app.auth.policies import in_project, is_own, own, project_for
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.labeling.pausing import check_annotator
 from app.labeling.queue import close_lease, give_back
@@ -133,7 +133,7 @@ def submit_annotation(
     if ctx is None or (ctx.role is None and not user.is_admin):
         raise NotFound(f"task {body.task_id} not found")
     if body.assignment_id is not None and (
-        ctx.lease_id is None or ctx.lease_user != user.id or ctx.lease_task != body.task_id
+        ctx.lease_id is None or not is_own(ctx.lease_user, user) or ctx.lease_task != body.task_id
     ):
         raise InvalidInput("assignment_id does not belong to you and this task")
     result = check_result(ctx.kind, ctx.settings, ctx.responses, body.result)
@@ -276,9 +276,11 @@ def edit_annotation(
     lead_time_ms: int | None = None,
 ) -> Annotation:
     """Change one's own annotation; the previous result is kept as a revision."""
-    annotation = session.scalar(select(Annotation).where(Annotation.uuid == _check_uuid(annotation_uuid)))
-    if annotation is None or annotation.user_id != user.id:
-        raise NotFound("annotation not found")
+    annotation = own(
+        session.scalar(select(Annotation).where(Annotation.uuid == _check_uuid(annotation_uuid))),
+        user,
+        missing="annotation not found",
+    )
     try:  # someone removed from the project cannot change their answers there any more
         project = project_for(session, project_id=annotation.project_id, user=user, need=Role.annotator)
     except NotFound:
@@ -306,11 +308,11 @@ def undo_answer(
     lead_time_ms: int | None = None,
 ) -> Annotation:
     """Change one's answer from the annotate page, while its lease would still be live."""
-    annotation = in_project(
-        annotation_by_uuid(session, annotation_uuid), project, missing="annotation not found"
+    annotation = own(
+        in_project(annotation_by_uuid(session, annotation_uuid), project, missing="annotation not found"),
+        user,
+        missing="annotation not found",
     )
-    if annotation.user_id != user.id:
-        raise NotFound("annotation not found")
     lease = session.get(Assignment, annotation.assignment_id) if annotation.assignment_id else None
     if lease is None or lease.expires_at <= utcnow():
         raise Conflict("the time to undo this answer has passed")
@@ -320,8 +322,7 @@ def undo_answer(
 
 
 def skip(session: Session, *, assignment: Assignment, user: User, reason: str | None) -> Assignment:
-    if assignment.user_id != user.id:
-        raise NotFound("assignment not found")
+    own(assignment, user, missing="assignment not found")
     if assignment.status == "skipped":
         return assignment
     if assignment.status != "active":

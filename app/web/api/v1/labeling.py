@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.auth.policies import get_in_project, project_for
+from app.auth.policies import get_in_project, own, project_for
 from app.core.errors import NotFound
 from app.labeling import service
 from app.labeling.queue import MAX_AHEAD, next_for_api
@@ -35,9 +35,7 @@ router = APIRouter(tags=["annotating"])
 
 
 def get_my_assignment(aid: int, user: CurrentUser, session: SessionDep) -> Assignment:
-    assignment = session.get(Assignment, aid)
-    if assignment is None or assignment.user_id != user.id:
-        raise NotFound(f"assignment {aid} not found")
+    assignment = own(session.get(Assignment, aid), user, missing=f"assignment {aid} not found")
     project_for(session, project_id=assignment.project_id, user=user, need=Role.annotator)
     return assignment
 
