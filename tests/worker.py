@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from app.cli import QUIET_WORKER, worker_command
 from app.core.db import session_scope
@@ -18,13 +19,13 @@ from app.models import Job
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
-    log = open(Path(os.environ["PREFLAB_DATA_DIR"]) / "worker.log", "wb")  # noqa: SIM115
+def worker_process(queue: str, log_name: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker process on one queue for as long as the generator lives, its output in the data dir."""
+    log = open(Path(os.environ["PREFLAB_DATA_DIR"]) / log_name, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        worker_command("default", "--pool", "solo", *QUIET_WORKER),
+        worker_command(queue, "--pool", "solo", *QUIET_WORKER),
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -35,6 +36,15 @@ def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
+    """A worker for one test module: it must not outlive the module, or it would take the messages that
+    later modules enqueue and then run themselves (their job ids are reused after each truncation). The
+    broker's queues start empty for the same reason."""
+    redis.Redis.from_url(os.environ["PREFLAB_BROKER_URL"]).flushdb()
+    yield from worker_process("default", "worker.log")
 
 
 def wait_for_job(job_id: int, timeout: float = 60.0) -> Job:

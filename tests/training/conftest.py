@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import QUIET_WORKER, worker_command
 from app.core.db import session_scope
 from app.exports.service import snapshots_root
 from app.models import Role
 from app.training.service import models_dir
 from tests import factories
-from tests.worker import wait_for_job  # noqa: F401 - the shared job waiter
+from tests.worker import wait_for_job, worker_process  # noqa: F401 - the shared job waiter
 
 ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -25,21 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def gpu_worker() -> Iterator[subprocess.Popen[bytes]]:
-    log = open(Path(os.environ["PREFLAB_DATA_DIR"]) / "gpu-worker.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        worker_command("gpu", "--pool", "solo", *QUIET_WORKER),
-        cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    yield from worker_process("gpu", "gpu-worker.log", HF_HUB_OFFLINE="1")
 
 
 @pytest.fixture(scope="session")
