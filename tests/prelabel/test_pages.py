@@ -64,6 +64,40 @@ def test_a_lead_configures_the_endpoint_previews_a_template_and_starts_a_job(
     assert cancelled.status_code == 303 and db.get_one(Job, job.id).status == "cancelled"
 
 
+def test_a_preview_leaves_the_job_form_and_the_endpoint_form_as_they_were(
+    client: TestClient, db: Session
+) -> None:
+    lead = factories.make_user(db)
+    project = factories.make_project(db, kind="classification", lead=lead, settings=LABELS)
+    factories.make_task(db, project, "my card was billed twice", [])
+    csrf = sign_in(client, lead.id)
+    url = f"/projects/{project.id}/prelabel/templates/label"
+    body = {"csrf_token": csrf, "system": "", "body": "Pick: {{ labels|join(' | ') }}", "preview": "1"}
+    page = client.post(url, data=body)  # without htmx: the whole page, the job form with its defaults
+    assert page.status_code == 200 and "Pick: Billing | Delivery | Account" in page.text
+    assert '<input type="checkbox" name="only_missing" checked>' in page.text
+    assert '<input type="checkbox" name="use_cache" checked>' in page.text
+    assert 'name="mode" value="label" checked' in page.text
+    block = client.post(url, data=body, headers=HTMX)  # with htmx: only the templates, for the one swapped
+    assert block.status_code == 200 and 'id="templates"' in block.text and 'id="start"' not in block.text
+    broken = client.post(url, data={**body, "body": "Pick: {{ labels"}, headers=HTMX)
+    assert broken.status_code == 422 and 'role="alert"' in broken.text and "Pick: {{ labels" in broken.text
+    bad_endpoint = client.post(
+        f"/projects/{project.id}/prelabel/settings",
+        data={
+            "csrf_token": csrf,
+            "base_url": "ftp://x",
+            "model": "m",
+            "max_tokens": "77",
+            "redact_emails": "on",
+        },
+    )
+    assert bad_endpoint.status_code == 422 and 'value="ftp://x"' in bad_endpoint.text
+    assert 'name="redact_emails" checked' in bad_endpoint.text
+    # the job form's own "stop before using tokens" does not take the endpoint's max_tokens
+    assert 'name="max_tokens" min="1" value="" placeholder="no limit"' in bad_endpoint.text
+
+
 def test_a_reviewer_accepts_a_pre_label_on_the_review_page(client: TestClient, db: Session) -> None:
     project = factories.make_project(db, kind="classification", settings=LABELS)
     first = factories.make_task(db, project, "billing again", [])

@@ -44,7 +44,7 @@ def revoke_token(request: Request, token_id: int, user: CurrentUser, session: Se
 @router.get("/admin/users")
 def users_page(request: Request, admin: AdminUser, session: SessionDep) -> Response:
     users = service.all_users(session)
-    return render(request, "admin/users.html", {"users": users, "error": None}, block="users")
+    return render(request, "admin/users.html", {"users": users, "error": None, "form": {}}, block="users")
 
 
 @router.post("/admin/users")
@@ -74,10 +74,11 @@ def create_user(
     except PreflabError as exc:
         error = exc.message
     users = service.all_users(session)
+    typed = {"email": email, "name": name, "is_admin": is_admin} if error else {}
     return render(
         request,
         "admin/users.html",
-        {"users": users, "error": error},
+        {"users": users, "error": error, "form": typed},
         block="users",
         status_code=422 if error else 200,
     )

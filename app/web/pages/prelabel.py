@@ -5,7 +5,7 @@ and the pre-label figures on the project page. Annotators: the suggestion block 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
@@ -66,10 +66,15 @@ def _page(
     user: User,
     *,
     error: str | None = None,
-    form: dict[str, Any] | None = None,
+    typed: dict[str, Any] | None = None,
+    typed_in: Literal["start", "endpoint", "template"] = "start",
     preview: dict[str, Any] | None = None,
+    block: str = "jobs",
     status_code: int = 200,
 ) -> Response:
+    """`typed`: what the user filled in the form `typed_in` ("start", "endpoint", or "template"), shown
+    again in that form only: the forms share field names (temperature, max_tokens, mode), and each other
+    form keeps its defaults. A template's error (`typed_in="template"`) shows beside that template."""
     modes = kind_of(project).prelabel_modes
     templates = {}
     for mode in modes:
@@ -102,12 +107,15 @@ def _page(
         "policies": service.policy_choices(session, user=user, project=project)
         if "generate" in modes
         else [],
-        "error": error,
-        "form": form or {},
+        "error": None if typed_in == "template" else error,
+        "template_error": error if typed_in == "template" else None,
+        "form": typed if typed_in == "start" else None,
+        "endpoint_form": typed if typed_in == "endpoint" else None,
+        "template_form": typed if typed_in == "template" else None,
         "preview": preview,
         "metrics": prelabel_metrics(session, project),
     }
-    return render(request, "prelabel/page.html", ctx, block="jobs", status_code=status_code)
+    return render(request, "prelabel/page.html", ctx, block=block, status_code=status_code)
 
 
 @router.get("/projects/{pid}/prelabel")
@@ -129,7 +137,16 @@ def save_settings(
         service.save_settings(session, project=project, values=values, user=user)
     except PreflabError as exc:
         shown = {k: v for k, v in form.items() if isinstance(v, str)}
-        return _page(request, session, project, user, error=exc.message, form=shown, status_code=422)
+        return _page(
+            request,
+            session,
+            project,
+            user,
+            error=exc.message,
+            typed=shown,
+            typed_in="endpoint",
+            status_code=422,
+        )
     return RedirectResponse(f"/projects/{project.id}/prelabel?saved=settings", status_code=303)
 
 
@@ -141,22 +158,24 @@ def save_template(
         raise NotFound(f"a {project.kind} project has no {mode} template")
     system, body = _text(form, "system") or "", _text(form, "body") or ""
     shown = {"mode": mode, "system": system, "body": body}
+    # Through htmx a preview (or its error) answers with the templates only, so the rest of the page (the
+    # job form's choices, other templates being edited) stays as the lead left it.
     try:
         if form.get("preview"):
             rendered = prompts.check(system, body, project)
+            preview = {"mode": mode, "system": rendered[0], "user": rendered[1]}
             return _page(
-                request,
-                session,
-                project,
-                user,
-                form=shown,
-                preview={"mode": mode, "system": rendered[0], "user": rendered[1]},
-            )
+                request, session, project, user, typed=shown, typed_in="template", preview=preview,
+                block="templates",
+            )  # fmt: skip
         if not body:
             raise InvalidInput("the template body is empty")
         prompts.save(session, project=project, mode=mode, system=system, body=body, user=user)
     except PreflabError as exc:
-        return _page(request, session, project, user, error=exc.message, form=shown, status_code=422)
+        return _page(
+            request, session, project, user, typed=shown, typed_in="template", error=exc.message,
+            block="templates", status_code=422,
+        )  # fmt: skip
     return RedirectResponse(f"/projects/{project.id}/prelabel?saved={mode}#template-{mode}", status_code=303)
 
 
@@ -203,9 +222,9 @@ def start_job(
         body = request_from_form(form)
         job, _, _ = service.start_prelabel_job(session, project=project, user=user, request=body)
     except ValidationError as exc:
-        return _page(request, session, project, user, error=describe(exc), form=shown, status_code=422)
+        return _page(request, session, project, user, error=describe(exc), typed=shown, status_code=422)
     except PreflabError as exc:
-        return _page(request, session, project, user, error=exc.message, form=shown, status_code=422)
+        return _page(request, session, project, user, error=exc.message, typed=shown, status_code=422)
     return RedirectResponse(f"/projects/{project.id}/prelabel/jobs/{job.id}", status_code=303)
 
 

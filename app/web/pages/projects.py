@@ -101,9 +101,11 @@ def _settings_form(
     user: User,
     *,
     error: str | None,
+    typed: dict[str, str] | None = None,
     created: bool = False,
     status_code: int = 200,
 ) -> Response:
+    """`typed`: the form as the lead filled it in, shown again after an error instead of the stored values."""
     return render(
         request,
         "projects/settings.html",
@@ -112,6 +114,7 @@ def _settings_form(
             project,
             user,
             error=error,
+            typed=typed,
             created=created,
             common_fields=COMMON_FIELDS,
             quality_fields=QUALITY_FIELDS,
@@ -144,7 +147,10 @@ def save_settings(
             is_private=form.get("is_private") == "on",
         )
     except ValidationError as exc:
-        return _settings_form(request, session, project, user, error=_errors(exc), status_code=422)
+        typed = {k: v for k, v in form.items() if isinstance(v, str)}
+        return _settings_form(
+            request, session, project, user, error=_errors(exc), typed=typed, status_code=422
+        )
     service.update_project(session, project=project, data=data, user=user)
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
 

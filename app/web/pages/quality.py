@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from app.auth.policies import get_in_project, in_project, role_in
@@ -76,8 +77,10 @@ def _task_page(
     task: Task,
     *,
     error: str | None = None,
+    typed: FormData | None = None,
     status_code: int = 200,
 ) -> Response:
+    """`typed`: the verdict form that failed, shown again as the reviewer filled it in."""
     answers = reviews.task_reviews(session, task)
     people = reviews.annotator_names(
         session,
@@ -86,7 +89,7 @@ def _task_page(
     )
     judge = latest_suggestion(session, task_id=task.id, mode="judge")
     ctx = _base(session, project, user, task=task, answers=answers, people=people, judge=judge, error=error,
-                me=user)  # fmt: skip
+                typed=typed, me=user)  # fmt: skip
     return render(request, "quality/task.html", ctx, block="review", status_code=status_code)
 
 
@@ -125,7 +128,9 @@ def review_answer(
                 comment=str(form.get("comment") or "") or None,
             )  # fmt: skip
     except PreflabError as exc:
-        return _task_page(request, session, project, user, task, error=exc.message, status_code=422)
+        return _task_page(
+            request, session, project, user, task, error=exc.message, typed=form, status_code=422
+        )
     if request.headers.get("hx-request") != "true":
         return RedirectResponse(f"/projects/{project.id}/review/{task.id}", status_code=303)
     return _task_page(request, session, project, user, task)
