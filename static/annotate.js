@@ -2,7 +2,8 @@
 // submitting never waits on the network. Results name responses by id, never by position. What differs by
 // kind (the answer, its keys) is the kind's script, static/kinds/<kind>.js, loaded before this one; it
 // registers hooks in window.annotateKinds: show(section), result(task), apply(section, result), key(event,
-// task), optionally click(opt, task); each also gets `ui` ({check, pressed, say}).
+// task), optionally click(opt, task); each also gets `ui` ({check, pressed, say, read}: read(el) gives a
+// response the reading focus).
 (() => {
   "use strict";
   const root = document.getElementById("annotate");
@@ -109,7 +110,35 @@
     group.querySelectorAll(".opt").forEach((o) => o.setAttribute("aria-checked", String(o === el)));
   }
 
-  const ui = { check, pressed, say };
+  // ---- reading: the prompt and responses scroll inside their cards; one of them has the reading focus --
+  // (a ring), ← / → move it, Space / Shift+Space scroll it and, at its end, the page.
+  const readable = () => (task ? [...task.querySelectorAll(".prompt, .response")] : []);
+  const reading = () => readable().find((el) => el.classList.contains("reading"));
+
+  function read(el, { reveal = true } = {}) {
+    if (!el) return;
+    for (const r of readable()) {
+      r.classList.toggle("reading", r === el);
+      if (r === el) r.setAttribute("aria-current", "true"); else r.removeAttribute("aria-current");
+    }
+    if (reveal) el.scrollIntoView({ block: "nearest" });
+  }
+
+  function readNext(step) {
+    const all = readable();
+    const next = all[all.indexOf(reading()) + step];
+    if (next) read(next);
+  }
+  const readFrom = (event) => { const el = event.target.closest(".prompt, .response"); if (el) read(el, { reveal: false }); };
+
+  function scrollReading(direction) {
+    const el = reading();
+    const before = el ? el.scrollTop : 0;
+    if (el) el.scrollBy({ top: direction * el.clientHeight * 0.85 });
+    if (!el || el.scrollTop === before) window.scrollBy({ top: direction * window.innerHeight * 0.85 });
+  }
+
+  const ui = { check, pressed, say, read };
   const result = () => answer.result(task, ui);
   const applyResult = (section, res) => answer.apply(section, res, ui);
 
@@ -199,6 +228,10 @@
       }
     });
     answer.show(section, ui);
+    if (!reading()) read(section.querySelector(".response") || section.querySelector(".prompt"), { reveal: false });
+    // the mouse and Tab move the reading focus too
+    section.addEventListener("focusin", readFrom);
+    section.addEventListener("pointerdown", readFrom);
   }
 
   const toggleInstructions = () => { document.getElementById("instructions").hidden ^= true; };
@@ -211,6 +244,9 @@
       s: skip,
       u: undo,
       f: () => { if (task) toggleDialog("flag-dialog"); },
+      " ": (event) => { if (!task) return false; scrollReading(event.shiftKey ? -1 : 1); },
+      ArrowLeft: () => { if (!task) return false; readNext(-1); },
+      ArrowRight: () => { if (!task) return false; readNext(1); },
     },
     other: (event) => Boolean(task) && answer.key(event, task, ui),
     whileTyping(event) {

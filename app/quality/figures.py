@@ -302,7 +302,8 @@ def annotator_rows(
     }
     names = annotator_names(session, project, list(people))
     # one test per annotator: Bonferroni keeps the chance of flagging anyone by luck under 5 %
-    bias_alpha = 0.05 / max(1, sum(1 for _, n in evidence.position.values() if n >= 20))
+    tested = sum(1 for _, n in evidence.position.values() if n >= metrics.POSITION_BIAS_MIN_N)
+    bias_alpha = 0.05 / max(1, tested)
     rows = []
     for uid, person in sorted(people.items(), key=lambda kv: -kv[1]["annotations"]):
         answers = evidence.gold.get(uid, [])

@@ -150,7 +150,14 @@ def majority_agreement(answers: Sequence[Answer]) -> dict[Hashable, Figure]:
     return {coder: wilson(hits[coder], seen[coder]) for coder in seen}
 
 
-def position_bias(first: int, n: int, *, alpha: float = 0.01, min_n: int = 20) -> dict[str, Any]:
+# Fewer choices of a side than this cannot tell a bias from chance: below it nobody is flagged (the dashboard
+# says so next to the figure).
+POSITION_BIAS_MIN_N = 20
+
+
+def position_bias(
+    first: int, n: int, *, alpha: float = 0.01, min_n: int = POSITION_BIAS_MIN_N
+) -> dict[str, Any]:
     """Share of choices for the response shown first, with a two-sided binomial test against 1/2."""
     share = wilson(first, n)
     p_value = float(binomtest(first, n, 0.5).pvalue) if n else None

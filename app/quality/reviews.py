@@ -17,7 +17,7 @@ from app.auth import audit
 from app.core.errors import Forbidden, InvalidInput
 from app.core.security import pseudonym
 from app.labeling.results import check_result
-from app.models import Annotation, Project, Review, Task, User
+from app.models import Annotation, Assignment, Project, Review, Task, User
 
 STATUS_OF = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
 
@@ -87,6 +87,16 @@ def task_reviews(session: Session, task: Task) -> list[tuple[Annotation, list[Re
         ):
             history[review.annotation_id].append(review)
     return [(a, history[a.id]) for a in answers]
+
+
+def orders_shown(session: Session, answers: list[Annotation]) -> dict[int, list[str]]:
+    """Per answer, the response ids in the order its annotator saw them (the lease keeps it): the review
+    page names each response by its id and by the letter that annotator saw it under."""
+    lease_of = {a.assignment_id: a.id for a in answers if a.assignment_id is not None}
+    if not lease_of:
+        return {}
+    rows = session.execute(select(Assignment.id, Assignment.order).where(Assignment.id.in_(list(lease_of))))
+    return {lease_of[lease_id]: [str(rid) for rid in order or []] for lease_id, order in rows}
 
 
 def review_history(session: Session, annotation: Annotation) -> list[Review]:

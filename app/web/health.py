@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -9,6 +11,7 @@ from app.core.db import get_engine
 from app.core.queue import celery_client
 
 router = APIRouter(tags=["health"])
+FAVICON = Path(__file__).resolve().parents[2] / "static" / "favicon.svg"
 
 
 @router.get("/healthz")
@@ -42,3 +45,10 @@ async def readyz() -> JSONResponse:
     if failures:
         return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> FileResponse:
+    """Pages link /static/favicon.svg; browsers still ask for /favicon.ico where nothing is linked (the API
+    docs, a JSON answer opened in a tab)."""
+    return FileResponse(FAVICON, media_type="image/svg+xml")

@@ -22,13 +22,18 @@ TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 templates = Jinja2Blocks(directory=str(TEMPLATES_DIR))
 
 
+# Pygments' short token classes would collide with the page's own (`sr` is a regex literal to Pygments and
+# screen-reader-only text to app.css): every token class carries this prefix.
+HIGHLIGHT_CLASS_PREFIX = "hl-"
+
+
 def _highlight(code: str, lang: str, _attrs: str) -> str:
     """Fenced code, highlighted on the server (Pygments classes, styled in app.css)."""
     try:
         lexer = get_lexer_by_name(lang) if lang else guess_lexer(code)
     except ClassNotFound:
         return ""  # markdown-it escapes and renders it plainly
-    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+    return highlight(code, lexer, HtmlFormatter(nowrap=True, classprefix=HIGHLIGHT_CLASS_PREFIX))
 
 
 # Raw HTML in content is never passed through: markdown-it with html off, then nh3 sanitizes the result.

@@ -36,7 +36,7 @@
     res.ranking.forEach((id) => { const li = list.querySelector(`li[data-id="${CSS.escape(id)}"]`); if (li) list.appendChild(li); });
   }
 
-  function key(event, task) {
+  function key(event, task, ui) {
     const items = [...task.querySelectorAll(".ranking > li")];
     const up = event.key === "ArrowUp" || event.key === "k" || event.key === "K";
     const down = event.key === "ArrowDown" || event.key === "j" || event.key === "J";
@@ -51,10 +51,11 @@
       }
       selected = target;
       renumber(task);
+      ui.read(task.querySelectorAll(".ranking > li")[selected]);  // Space scrolls the selected response
       return true;
     }
     const n = Number(event.key);
-    if (n >= 1 && n <= items.length) { selected = n - 1; renumber(task); return true; }
+    if (n >= 1 && n <= items.length) { selected = n - 1; renumber(task); ui.read(items[selected]); return true; }
     return false;
   }
 

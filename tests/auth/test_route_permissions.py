@@ -37,6 +37,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # public
     ("GET", "/healthz"): Rule(PUBLIC),
     ("GET", "/readyz"): Rule(PUBLIC),
+    ("GET", "/favicon.ico"): Rule(PUBLIC),
     ("GET", "/api/v1/openapi.json"): Rule(PUBLIC),
     ("GET", "/api/docs"): Rule(PUBLIC),
     ("GET", "/static"): Rule(PUBLIC),

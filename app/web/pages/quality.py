@@ -13,11 +13,13 @@ from starlette.responses import RedirectResponse, Response
 from app.auth.policies import get_in_project, in_project, role_in
 from app.core.errors import NotFound, PreflabError
 from app.kinds import kind_of
+from app.kinds.forms import LETTERS
 from app.labeling.pausing import paused_members, resume
 from app.labeling.service import annotation_by_uuid
 from app.models import Member, Project, Role, Task, User
 from app.prelabel.service import latest_suggestion
 from app.quality import charts, reviews
+from app.quality.metrics import POSITION_BIAS_MIN_N
 from app.quality.own import daily_answers, own_figures
 from app.quality.review_queue import QueueFilters, next_for_review, review_queue, tasks_of
 from app.quality.stats import stats_for
@@ -88,8 +90,9 @@ def _task_page(
         list({a.user_id for a, _ in answers} | {r.reviewer_id for _, rs in answers for r in rs}),
     )
     judge = latest_suggestion(session, task_id=task.id, mode="judge")
+    shown = reviews.orders_shown(session, [a for a, _ in answers])
     ctx = _base(session, project, user, task=task, answers=answers, people=people, judge=judge, error=error,
-                typed=typed, me=user)  # fmt: skip
+                typed=typed, me=user, shown=shown, letters=LETTERS)  # fmt: skip
     return render(request, "quality/task.html", ctx, block="review", status_code=status_code)
 
 
@@ -168,6 +171,7 @@ def dashboard(
         session, project, user, stats=stats, charts=charts, paused=paused,
         throughput_pairs=[(d["day"], d["annotations"]) for d in stats["throughput"]],
         time_pairs=list(zip(stats["time"]["buckets"], stats["time"]["counts"], strict=True)),
+        bias_min_n=POSITION_BIAS_MIN_N,
     )  # fmt: skip
     return render(request, "quality/dashboard.html", ctx, block="dashboard")
 
