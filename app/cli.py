@@ -86,7 +86,7 @@ def serve(
                 email, password = seed_demo(session)
                 console.print(
                     f"[bold]Created admin[/bold] {email} with password [bold]{password}[/bold] "
-                    "(shown once; change it or create your own admin with `preflab create-user`)"
+                    "(shown once; change it on /account, or create your own admin with `preflab create-user`)"
                 )
         from app.demo.seed import seed_demo_model
         from app.training.service import models_dir
@@ -123,10 +123,15 @@ def create_user_cmd(
 ) -> None:
     """Create a user."""
     from app.auth.service import create_user
+    from app.core.errors import PreflabError
 
-    with session_scope() as session:
-        user = create_user(session, email=email, password=password, name=name, is_admin=admin)
-        console.print(f"created user {user.id} {user.email}{' (admin)' if admin else ''}")
+    try:
+        with session_scope() as session:
+            user = create_user(session, email=email, password=password, name=name, is_admin=admin)
+            console.print(f"created user {user.id} {user.email}{' (admin)' if admin else ''}")
+    except PreflabError as exc:  # an e-mail taken, a short password: one line, not a traceback
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @cli.command("create-token")
