@@ -236,7 +236,7 @@ def loop_summary(session: Session, project: Project) -> LoopSummary:
     )
 
 
-def _loop_jobs(project: Project) -> Select[tuple[Job]]:
+def _loop_jobs(project: Project) -> Select[Job]:
     return select(Job).where(Job.project_id == project.id, Job.of_kind("scoring", "ordering"))
 
 
