@@ -218,7 +218,9 @@ def export_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="train split here; others beside it")],
     file_format: Annotated[str, typer.Option(help="jsonl | parquet")] = "jsonl",
     gzip: bool = False,
-    aggregation: Annotated[str, typer.Option(help="majority | unanimous | all | reviewed")] = "majority",
+    aggregation: Annotated[
+        str | None, typer.Option(help="majority | unanimous | all | reviewed (default: the kind's own)")
+    ] = None,
     min_annotations: int = 1,
     min_agreement: float = 0.0,
     ties: str = "drop",
@@ -247,7 +249,7 @@ def export_cmd(
                 "gzip": gzip,
                 "filters": {"reviewed_only": reviewed_only, "include_gold": include_gold},
                 "aggregation": {
-                    "mode": aggregation,
+                    **({"mode": aggregation} if aggregation else {}),
                     "min_annotations": min_annotations,
                     "min_agreement": min_agreement,
                     "ties": ties,
