@@ -15,7 +15,7 @@ ARG NODE_IMAGE=node:20-slim
 
 
 # ---------------------------------------------------------------------------
-# vendor: front-end packages from npm (htmx ...) -> static/vendor/
+# vendor: front-end packages from npm (htmx, swagger-ui-dist ...) -> static/vendor/
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS vendor
 WORKDIR /build

@@ -14,14 +14,14 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	# asks for torch afterwards is then satisfied without pulling CUDA wheels.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,train]'
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	node scripts/copy-vendor.mjs
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 vendor:
-	npm ci --no-audit --no-fund --loglevel=error && node scripts/copy-vendor.mjs
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node scripts/copy-vendor.mjs
 
 run: setup
 	$(BIN)/preflab serve

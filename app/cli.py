@@ -86,7 +86,7 @@ def serve(
                 email, password = seed_demo(session)
                 console.print(
                     f"[bold]Created admin[/bold] {email} with password [bold]{password}[/bold] "
-                    "(shown once; change it or create your own admin with `preflab create-user`)"
+                    "(shown once; change it on /account, or create your own admin with `preflab create-user`)"
                 )
         from app.demo.seed import seed_demo_model
         from app.training.service import models_dir
@@ -123,10 +123,15 @@ def create_user_cmd(
 ) -> None:
     """Create a user."""
     from app.auth.service import create_user
+    from app.core.errors import PreflabError
 
-    with session_scope() as session:
-        user = create_user(session, email=email, password=password, name=name, is_admin=admin)
-        console.print(f"created user {user.id} {user.email}{' (admin)' if admin else ''}")
+    try:
+        with session_scope() as session:
+            user = create_user(session, email=email, password=password, name=name, is_admin=admin)
+            console.print(f"created user {user.id} {user.email}{' (admin)' if admin else ''}")
+    except PreflabError as exc:  # an e-mail taken, a short password: one line, not a traceback
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @cli.command("create-token")
@@ -213,7 +218,9 @@ def export_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="train split here; others beside it")],
     file_format: Annotated[str, typer.Option(help="jsonl | parquet")] = "jsonl",
     gzip: bool = False,
-    aggregation: Annotated[str, typer.Option(help="majority | unanimous | all | reviewed")] = "majority",
+    aggregation: Annotated[
+        str | None, typer.Option(help="majority | unanimous | all | reviewed (default: the kind's own)")
+    ] = None,
     min_annotations: int = 1,
     min_agreement: float = 0.0,
     ties: str = "drop",
@@ -242,7 +249,7 @@ def export_cmd(
                 "gzip": gzip,
                 "filters": {"reviewed_only": reviewed_only, "include_gold": include_gold},
                 "aggregation": {
-                    "mode": aggregation,
+                    **({"mode": aggregation} if aggregation else {}),
                     "min_annotations": min_annotations,
                     "min_agreement": min_agreement,
                     "ties": ties,

@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute, Mount
 
 from app.core.config import get_settings
-from app.web import errors, health
+from app.web import api_docs, errors, health
 from app.web.api.v1 import auth as api_auth
 from app.web.api.v1 import jobs as api_jobs
 from app.web.api.v1 import labeling as api_labeling
@@ -38,7 +38,7 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="Preflab",
         version=VERSION,
-        docs_url="/api/docs",
+        docs_url=None,  # app/web/api_docs.py serves /api/docs from local assets
         openapi_url="/api/v1/openapi.json",
         swagger_ui_oauth2_redirect_url=None,
         redoc_url=None,
@@ -82,6 +82,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(module.router, dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.include_router(health.router)
+    app.include_router(api_docs.router)
     STATIC_DIR.mkdir(exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

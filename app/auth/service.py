@@ -14,6 +14,8 @@ from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from app.core.security import hash_api_token, hash_password, new_api_token, verify_password
 from app.models import ApiToken, LoginAttempt, User, utcnow
 
+MIN_PASSWORD, MAX_PASSWORD = 8, 500
+
 
 def create_user(
     session: Session,
@@ -27,8 +29,7 @@ def create_user(
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput(f"'{email}' is not an e-mail address")
-    if len(password) < 8:
-        raise InvalidInput("the password must have at least 8 characters")
+    _check_new_password(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with e-mail {email} already exists")
     user = User(
@@ -49,6 +50,13 @@ def create_user(
     return user
 
 
+def _check_new_password(password: str) -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(
+            f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
+        )
+
+
 def get_user_by_email(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
@@ -56,10 +64,8 @@ def get_user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def authenticate(session: Session, *, email: str, password: str, client: str) -> User | None:
-    """The user if the password is right; counts failures and refuses (429) past the limit."""
+def _refuse_past_failure_limit(session: Session, *, email: str, client: str) -> None:
     settings = get_settings()
-    email = email.strip().lower()
     since = utcnow() - timedelta(seconds=settings.login_window_s)
     failures = session.scalar(
         select(func.count())
@@ -70,6 +76,12 @@ def authenticate(session: Session, *, email: str, password: str, client: str) ->
     )
     if (failures or 0) >= settings.login_max_failures:
         raise TooManyRequests("too many failed logins; wait a few minutes and try again")
+
+
+def authenticate(session: Session, *, email: str, password: str, client: str) -> User | None:
+    """The user if the password is right; counts failures and refuses (429) past the limit."""
+    email = email.strip().lower()
+    _refuse_past_failure_limit(session, email=email, client=client)
     user = session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active or not verify_password(user.password_hash, password):
         if user is None:
@@ -80,6 +92,21 @@ def authenticate(session: Session, *, email: str, password: str, client: str) ->
     session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
     user.last_login_at = utcnow()
     return user
+
+
+def change_password(session: Session, *, user: User, current: str, new: str, client: str) -> None:
+    """Change one's own password (Argon2), audited. A wrong current password counts as a failed login,
+    so this form is no way round the login's limit on guesses; the caller commits that count."""
+    _refuse_past_failure_limit(session, email=user.email, client=client)
+    if not verify_password(user.password_hash, current):
+        session.add(LoginAttempt(email=user.email, client=client))
+        session.flush()
+        raise InvalidInput("the current password is wrong", field="current_password")
+    _check_new_password(new)
+    if new == current:
+        raise InvalidInput("the new password is the current one; choose another", field="password")
+    user.password_hash = hash_password(new)
+    record(session, "user.password_change", user_id=user.id, target=("user", user.id))
 
 
 def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:

@@ -46,6 +46,14 @@ def csrf_matches(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
 
 
+def password_stamp(password_hash: str | None) -> str:
+    """A short keyed digest of a user's password hash, kept in their session cookie: changing the
+    password makes every other session's stamp stale. The cookie is signed but readable, so it carries
+    this and never the hash itself."""
+    key = get_settings().resolved_secret_key.encode()
+    return hmac.new(key, (password_hash or "").encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def pseudonym(project_id: int, user_id: int | None) -> str | None:
     """A person's stable name within one project (exports, reviews, dashboards), not reversible without
     the instance's secret: the same annotator reads the same everywhere in the project."""

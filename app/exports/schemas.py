@@ -1,10 +1,11 @@
 """What an export asks for (DESIGN §6, §10 snapshots). Every field has a default, so `{format}` alone is a
-working request; `ExportRequest.for_project` checks that the format and the options fit the project's kind."""
+working request for every kind (the aggregation mode defaults to the kind's own); `ExportRequest.for_project`
+checks that the format and the options fit the project's kind."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -44,8 +45,14 @@ class Filters(_Strict):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+Mode = Literal["majority", "unanimous", "all", "reviewed", "quality"]
+
+
 class Aggregation(_Strict):
-    mode: Literal["majority", "unanimous", "all", "reviewed", "quality"] = "majority"
+    mode: Mode = Field(
+        "majority",
+        description="left out: the kind's own (Kind.default_aggregation): majority, or all for sft",
+    )
     min_annotations: int = Field(1, ge=1, le=100)
     min_agreement: float = Field(0.0, ge=0, le=1, description="share of annotators behind the answer")
     ties: Literal["drop", "keep"] = Field(
@@ -85,8 +92,11 @@ class ExportRequest(_Strict):
     split: Split = Field(default_factory=Split)
 
     def for_project(self, project: Project) -> ExportRequest:
-        """The request, checked against the project; InvalidInput names what does not fit."""
+        """The request, checked against the project and, where it names no aggregation mode, given the
+        kind's default (in place, so what is stored is what ran); InvalidInput names what does not fit."""
         project_kind = kind_of(project)
+        if "mode" not in self.aggregation.model_fields_set:
+            self.aggregation.mode = cast(Mode, project_kind.default_aggregation)
         allowed = project_kind.export_formats
         if self.format not in allowed:
             raise InvalidInput(

@@ -341,12 +341,14 @@ def flag_task(session: Session, *, task: Task, user: User, reason: str, comment:
     return flag
 
 
-def flags_of(session: Session, project: Project, *, include_resolved: bool = False) -> list[TaskFlag]:
+def flags_of(
+    session: Session, project: Project, *, include_resolved: bool = False, limit: int | None = None
+) -> list[TaskFlag]:
     """The project's flags, newest first; open ones only unless asked."""
     stmt = select(TaskFlag).where(TaskFlag.project_id == project.id).order_by(TaskFlag.id.desc())
     if not include_resolved:
         stmt = stmt.where(TaskFlag.resolved_at.is_(None))
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt.limit(limit)))
 
 
 def resolve_flag(session: Session, *, flag: TaskFlag, user: User) -> TaskFlag:

@@ -13,12 +13,13 @@ the queue, and comes back when the rule returns to `priority`. Changing the rule
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import audit
@@ -202,13 +203,7 @@ def loop_summary(session: Session, project: Project) -> LoopSummary:
     rule = str(project.settings.get("queue_order", "priority"))
     latest = latest_scoring_job(session, project.id)
     running = session.scalars(
-        select(Job)
-        .where(
-            Job.project_id == project.id,
-            Job.of_kind("scoring", "ordering"),
-            Job.status.in_(("queued", "running")),
-        )
-        .order_by(Job.id.desc())
+        _loop_jobs(project).where(Job.status.in_(("queued", "running"))).order_by(Job.id.desc())
     ).all()
     ordered = int(
         session.scalar(
@@ -237,5 +232,22 @@ def loop_summary(session: Session, project: Project) -> LoopSummary:
         rule_help=RULE_HELP.get(rule, ""),
         ordered_open_tasks=ordered,
         scores=scores,
-        running=[LoopJob(id=j.id, kind=j.kind, status=j.status, progress=j.progress) for j in running],
+        running=[_loop_job(j) for j in running],
     )
+
+
+def _loop_jobs(project: Project) -> Select[Job]:
+    return select(Job).where(Job.project_id == project.id, Job.of_kind("scoring", "ordering"))
+
+
+def _loop_job(job: Job) -> LoopJob:
+    return LoopJob(id=job.id, kind=job.kind, status=job.status, progress=job.progress)
+
+
+def loop_jobs(session: Session, project: Project, job_ids: Collection[int]) -> list[LoopJob]:
+    """The project's scoring and ordering jobs among `job_ids`, newest first, whatever their state: the
+    Loop tab goes on showing the jobs it watched once they end."""
+    if not job_ids:
+        return []
+    stmt = _loop_jobs(project).where(Job.id.in_(sorted(job_ids)[-20:])).order_by(Job.id.desc())
+    return [_loop_job(j) for j in session.scalars(stmt)]

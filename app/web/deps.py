@@ -8,6 +8,7 @@ IMMEDIATE, a PostgreSQL row lock) would then block the very loop that has to com
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from app.auth import policies
 from app.auth.service import user_for_token
 from app.core.db import get_sessionmaker
 from app.core.errors import NotAuthenticated
+from app.core.security import password_stamp
 from app.models import Job, Project, Role, Snapshot, Task, TrainedModel, User
 
 
@@ -57,6 +59,10 @@ def authenticate(request: Request, session: Session) -> User:
         if user is None or not user.is_active:
             request.session.clear()
             raise NotAuthenticated("log in to continue")
+        stamp = request.session.get("pw")  # sessions from before stamps existed carry none
+        if stamp is not None and not hmac.compare_digest(password_stamp(user.password_hash), str(stamp)):
+            request.session.clear()
+            raise NotAuthenticated("your password was changed; log in with the new one")
     request.state.user = user
     return user
 

@@ -54,6 +54,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/account"): Rule(AUTH),
     ("POST", "/account/tokens"): Rule(AUTH, {"name": "x"}),
     ("POST", "/account/tokens/{token_id}/revoke"): Rule(AUTH, {}),
+    ("POST", "/account/password"): Rule(
+        AUTH, {"current_password": factories.PASSWORD, "new_password": "n" * 9, "repeat_password": "n" * 9}
+    ),
     # admins
     ("GET", "/api/v1/users"): Rule(ADMIN),
     ("POST", "/api/v1/users"): Rule(ADMIN, {"email": "new@example.com", "password": "long enough pw"}),

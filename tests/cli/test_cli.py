@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,6 +19,7 @@ from app.models import Task, User
 from tests import factories
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_create_user_and_token(committed: None) -> None:
@@ -30,6 +33,26 @@ def test_create_user_and_token(committed: None) -> None:
         assert user is not None and user.email == "cli@example.com" and user.is_admin
     r = runner.invoke(cli, ["create-user", "cli@example.com", "--password", "long enough"])
     assert r.exit_code != 0  # the same e-mail twice
+
+
+def test_create_user_for_a_taken_email_is_one_line_on_stderr(committed: None) -> None:
+    with session_scope() as session:
+        taken = factories.make_user(session).email
+    preflab = [sys.executable, "-m", "app.cli", "create-user"]
+    done = subprocess.run(
+        [*preflab, taken, "--password", "long enough"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert done.stderr.splitlines() == [f"error: a user with e-mail {taken} already exists"]
+    short = subprocess.run(
+        [*preflab, "new@example.com", "--password", "short"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert short.returncode != 0 and "Traceback" not in short.stderr
+    assert short.stderr.splitlines() == ["error: the password must have 8 to 500 characters"]
 
 
 def test_import_command_is_all_or_nothing(committed: None, tmp_path: Path) -> None:

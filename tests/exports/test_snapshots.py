@@ -258,8 +258,8 @@ def test_classification_and_sft(db: Session, team: dict[str, User], tmp_path: Pa
         db, sft, tmp_path / "p", format="sft", aggregation={"mode": "all", "sft_style": "prompt_completion"}
     )
     assert rows(tmp_path / "p", plain)[1] == {"prompt": "Say bye", "completion": "Goodbye."}
-    with pytest.raises(InvalidInput, match="demonstrations are free text"):
-        export(db, sft, tmp_path / "y", format="sft")
+    with pytest.raises(InvalidInput, match="demonstrations are free text"):  # asked for by name: no default
+        export(db, sft, tmp_path / "y", format="sft", aggregation={"mode": "majority"})
 
 
 def test_raw_pseudonymizes_and_carries_everything(db: Session, team: dict[str, User], tmp_path: Path) -> None:

@@ -291,6 +291,19 @@ def test_prompt_completion_kto_conversational() -> None:
     assert row == TaskRow(None, [user("2+2?")], [resp("a", "5")], {"source_label": False})
 
 
+def test_classification_text_rows_keep_the_label_in_meta() -> None:
+    assert normalize_row({"text": "Buy now!!!", "label": "spam"}) == TaskRow(
+        None, "Buy now!!!", [], {"label": "spam"}
+    )
+    csv_row = normalize_row(CsvRow({"text": "Sale", "label": "promo", "external_id": "t-1"}))
+    assert csv_row == TaskRow("t-1", "Sale", [], {"label": "promo"})
+    multi = normalize_row({"text": "Sale!!!", "labels": ["promo", "spam"]})
+    assert multi == TaskRow(None, "Sale!!!", [], {"labels": ["promo", "spam"]})
+    assert (
+        error_of({"text": " ", "label": "spam"}) == '"text" must be a non-empty string, got an empty string'
+    )
+
+
 # ----------------------------------------------------------------------------------- ShareGPT / Alpaca
 
 

@@ -15,6 +15,7 @@ Shapes, tried in this order:
 * `{"messages", "label"?}` (chat / KTO)
 * `{"prompt", "completion", "label"?}` (prompt-completion / KTO)
 * canonical `{"prompt", "responses"?}`, which also takes CSV-style `response_<id>` / `model_<id>` columns
+* `{"text", "label"? | "labels"?}` (a classification export; the label is kept in meta)
 
 Every shape may also carry `external_id`, `meta`, `priority` and `gold`; keys a shape does not consume
 are kept in `meta` (Label Studio bookkeeping keys excepted).
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.imports.shapes.canonical import canonical_row
+from app.imports.shapes.canonical import canonical_row, text_row
 from app.imports.shapes.chat import alpaca_row, chat_row, completion_row, sharegpt_row
 from app.imports.shapes.label_studio import label_studio_row, parse_mapping
 from app.imports.shapes.preference import preference_row
@@ -58,7 +59,7 @@ _SHAPES_HELP = (
     'canonical {"prompt", "responses"?}, {"prompt", "chosen", "rejected"}, '
     'HH-RLHF {"chosen", "rejected"} transcripts, {"messages"}, {"prompt", "completion"}, '
     'ShareGPT {"conversations"}, Alpaca {"instruction", "output"}, Label Studio {"data"}, '
-    "or CSV columns prompt, response_a, response_b"
+    'classification {"text", "label"?}, or CSV columns prompt, response_a, response_b'
 )
 
 
@@ -91,6 +92,8 @@ def normalize_row(raw: Any, *, mapping: ImportMapping | None = None) -> TaskRow:
         if "completion" in raw:
             return completion_row(raw)
         return canonical_row(raw)
+    if "text" in raw:
+        return text_row(raw)
     raise RowError(
         f"the row matches no accepted shape (keys found: {key_list(raw)}); accepted shapes: {_SHAPES_HELP}"
     )

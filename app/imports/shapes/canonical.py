@@ -21,6 +21,7 @@ from app.imports.shapes.rows import (
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _RESPONSE_KEYS = frozenset({"id", "text", "model"})
 CANONICAL_KEYS = frozenset({"prompt", "responses"})
+TEXT_KEYS = frozenset({"text"})
 
 
 def _free_ids(used: set[str]) -> Iterator[str]:
@@ -156,3 +157,11 @@ def canonical_row(raw: dict[str, Any]) -> TaskRow:
             responses.append({"id": rid, "text": required_text(text, f'"{key}"'), "model": model or None})
     _check_count(len(responses))
     return finish_row(raw, consumed, prompt, responses)
+
+
+def text_row(raw: dict[str, Any]) -> TaskRow:
+    """`{"text", "label"?}` or `{"text", "labels"?}`, the rows a classification export writes: the text is
+    the prompt, and the label stays in meta (`meta["label"]`, `meta["labels"]`) with any other keys. Not
+    gold: gold tasks are served to every annotator and left out of exports, which a relabelled dataset
+    should not be."""
+    return finish_row(raw, TEXT_KEYS, required_text(raw["text"], '"text"'), [])

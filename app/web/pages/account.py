@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from app.auth import service
 from app.auth.schemas import UserCreate
-from app.core.errors import PreflabError
+from app.core.errors import InvalidInput, PreflabError
+from app.core.security import password_stamp
 from app.models import ApiToken, User
 from app.web.deps import AdminUser, CurrentUser, SessionDep
 from app.web.templating import render
@@ -19,10 +20,34 @@ def _tokens(session: SessionDep, user: User) -> list[ApiToken]:
 
 
 @router.get("/account")
-def account_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    return render(
-        request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens"
-    )
+def account_page(
+    request: Request, user: CurrentUser, session: SessionDep, password_changed: bool = False
+) -> Response:
+    context = {"tokens": _tokens(session, user), "new_token": None, "password_changed": password_changed}
+    return render(request, "account.html", context, block="tokens")
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    current_password: str = Form(""),
+    new_password: str = Form(""),
+    repeat_password: str = Form(""),
+) -> Response:
+    """A plain form post: the page comes back whole, with the error or (303) the notice. This session
+    stays signed in; every other session of the user is signed out (app/web/deps.py checks the stamp)."""
+    client = request.client.host if request.client else "unknown"
+    try:
+        if new_password != repeat_password:
+            raise InvalidInput("the two new passwords differ; type the same one twice")
+        service.change_password(session, user=user, current=current_password, new=new_password, client=client)
+    except PreflabError as exc:  # answered, not raised: a wrong guess must be committed to count
+        context = {"tokens": _tokens(session, user), "new_token": None, "password_error": exc.message}
+        return render(request, "account.html", context, status_code=422)
+    request.session["pw"] = password_stamp(user.password_hash)
+    return RedirectResponse("/account?password_changed=1#password", status_code=303)
 
 
 @router.post("/account/tokens")

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from app.auth import service
-from app.core.security import new_csrf_token
+from app.core.security import new_csrf_token, password_stamp
 from app.web.deps import SessionDep
 from app.web.templating import render
 
@@ -44,6 +44,7 @@ def login(
     request.session.clear()
     request.session["uid"] = user.id
     request.session["csrf"] = new_csrf_token()
+    request.session["pw"] = password_stamp(user.password_hash)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

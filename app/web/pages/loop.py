@@ -13,7 +13,7 @@ from app.auth.policies import role_in
 from app.core.errors import PreflabError
 from app.loop import rounds, scoring
 from app.loop.priority import RULE_HELP, RULES
-from app.loop.schemas import LoopSummary, RoundCreate, RoundUpdate
+from app.loop.schemas import LoopJob, LoopSummary, RoundCreate, RoundUpdate
 from app.models import Project, Role, User
 from app.projects.schemas import ProjectUpdate
 from app.projects.service import update_project
@@ -30,7 +30,17 @@ def _bars(summary: LoopSummary) -> list[charts.Bar]:
     return charts.bars([(f"{lo:.3g} to {hi:.3g}", float(n)) for lo, hi, n in bins])
 
 
-def _context(session: SessionDep, project: Project, user: User, **extra: Any) -> dict[str, Any]:
+def _shown_jobs(session: SessionDep, project: Project, summary: LoopSummary, watch: str) -> list[LoopJob]:
+    """The jobs under way, and those the page watched (the poll names them in `watch`) that have ended
+    since: the summary polls while a job runs, and the last poll shows how it ended."""
+    running = {j.id for j in summary.running}
+    watched = {int(part) for part in watch.split(",") if part.isdigit()} - running
+    return sorted([*summary.running, *scoring.loop_jobs(session, project, watched)], key=lambda j: -j.id)
+
+
+def _context(
+    session: SessionDep, project: Project, user: User, *, watch: str = "", **extra: Any
+) -> dict[str, Any]:
     summary = scoring.loop_summary(session, project)
     role = role_in(session, project_id=project.id, user=user)
     lead = role is not None and role >= Role.lead
@@ -40,6 +50,7 @@ def _context(session: SessionDep, project: Project, user: User, **extra: Any) ->
         "role": role,
         "Role": Role,
         "summary": summary,
+        "loop_jobs": _shown_jobs(session, project, summary, watch),
         "bars": _bars(summary),
         "charts": charts,  # quality/_figure.html draws each figure's interval with it
         "rules": [(r, RULE_HELP[r]) for r in RULES],
@@ -54,9 +65,14 @@ def _context(session: SessionDep, project: Project, user: User, **extra: Any) ->
 
 @router.get("/projects/{pid}/loop")
 def loop_page(
-    request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep, started: int = 0
+    request: Request,
+    project: ProjectAsReviewer,
+    user: CurrentUser,
+    session: SessionDep,
+    started: int = 0,
+    watch: str = "",
 ) -> Response:
-    ctx = _context(session, project, user, started=started)
+    ctx = _context(session, project, user, started=started, watch=watch)
     return render(request, "loop/page.html", ctx, block="summary")  # the overview page loads the summary
 
 

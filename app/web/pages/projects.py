@@ -16,6 +16,7 @@ from app.imports.service import import_inline
 from app.imports.shapes import parse_mapping
 from app.kinds import KIND_NAMES
 from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
+from app.labeling import service as labeling_service
 from app.models import Project, Role, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
@@ -29,9 +30,11 @@ from app.web.deps import (
 )
 from app.web.pages.deps import FormDep
 from app.web.pages.forms import settings_from_form
-from app.web.templating import render
+from app.web.templating import is_htmx, render
 
 router = APIRouter()
+# The overview lists this many open flags, newest first (GET /api/v1/projects/{pid}/flags has them all).
+OVERVIEW_FLAGS = 50
 
 
 def _errors(exc: ValidationError) -> str:
@@ -91,7 +94,10 @@ def project_page(
     request: Request, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
 ) -> Response:
     jobs = service.recent_jobs(session, project)
-    return render(request, "projects/detail.html", _ctx(session, project, user, jobs=jobs), block="progress")
+    ctx = _ctx(session, project, user, jobs=jobs, flags=[])
+    if ctx["role"] >= Role.lead and not is_htmx(request):  # the progress poll shows no flags
+        ctx["flags"] = labeling_service.flags_of(session, project, limit=OVERVIEW_FLAGS)
+    return render(request, "projects/detail.html", ctx, block="progress")
 
 
 def _settings_form(
