@@ -59,6 +59,14 @@ def authenticate(request: Request, session: Session) -> User:
         if user is None or not user.is_active:
             request.session.clear()
             raise NotAuthenticated("log in to continue")
+        # Logout and a password change bump the generation. Cookies from before generations existed
+        # carry none and count as 0, the value every user started with, so the first bump ends them.
+        if request.session.get("gen", 0) != user.session_generation:
+            request.session.clear()
+            raise NotAuthenticated(
+                "this session has ended (logged out, or the password changed); log in again"
+            )
+        # The stamp still ends the sessions of a password changed before generations existed.
         stamp = request.session.get("pw")  # sessions from before stamps existed carry none
         if stamp is not None and not hmac.compare_digest(password_stamp(user.password_hash), str(stamp)):
             request.session.clear()

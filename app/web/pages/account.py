@@ -37,7 +37,8 @@ def change_password(
     repeat_password: str = Form(""),
 ) -> Response:
     """A plain form post: the page comes back whole, with the error or (303) the notice. This session
-    stays signed in; every other session of the user is signed out (app/web/deps.py checks the stamp)."""
+    stays signed in; every other session of the user is signed out (the password change bumps the
+    user's session generation, which app/web/deps.py checks)."""
     client = request.client.host if request.client else "unknown"
     try:
         if new_password != repeat_password:
@@ -47,6 +48,7 @@ def change_password(
         context = {"tokens": _tokens(session, user), "new_token": None, "password_error": exc.message}
         return render(request, "account.html", context, status_code=422)
     request.session["pw"] = password_stamp(user.password_hash)
+    request.session["gen"] = user.session_generation
     return RedirectResponse("/account?password_changed=1#password", status_code=303)
 
 
