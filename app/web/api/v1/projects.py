@@ -67,9 +67,15 @@ def list_members(project: ProjectAsLead, session: SessionDep) -> list[MemberRead
 def set_member(
     user_id: IdPath, body: MemberSet, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> MemberRead:
-    member = service.set_member(session, project=project, user_id=user_id, role=body.role, actor=user)
-    target = next(u for m, u in service.list_members(session, project=project) if m.user_id == member.user_id)
-    return MemberRead(user_id=target.id, email=target.email, name=target.name, role=member.role)
+    member, known = service.set_member_answer(
+        session, project=project, user_id=user_id, role=body.role, actor=user
+    )
+    return MemberRead(
+        user_id=member.user_id,
+        email=known.email if known else None,
+        name=known.name if known else None,
+        role=member.role,
+    )
 
 
 @router.delete("/projects/{pid}/members/{user_id}", status_code=204)
