@@ -4,8 +4,9 @@
 Every value the template builds is checked against `max_chars` as it is made: before for what can be
 sized beforehand (`'a' * n`, widths like `center(n)` or `'%9999999s'`, `range(n)`, `sep.join(x)`,
 `s.replace('', t)`), after for the rest (`+`, `~`), so an intermediate value never exceeds twice the
-limit. The output is counted as it is produced, and the clock is read at every call, operator, loop step
-and output chunk. Refusals are `SecurityError`s (a TemplateError) with a message for the lead."""
+limit. The output is counted as it is produced, and the clock is read at every call, filter, operator,
+range() step and output chunk (a loop over a long string with an empty body reads it at neither: the
+size limit bounds it). Refusals are `SecurityError`s (a TemplateError) with a message for the lead."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ class _CheckedConcat(CodeGenerator):
 
 
 class LimitedSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "%", "+", "**", "//"})
+    intercepted_binops = frozenset({"*", "%", "+", "**"})
     code_generator_class = _CheckedConcat
 
     def __init__(self, **options: Any) -> None:
