@@ -67,9 +67,7 @@ class Compiled:
 @lru_cache(maxsize=64)
 def _compiled(source: str) -> Template:
     """Compiling costs about a millisecond; a job renders the same template for every task."""
-    ast = _env.parse(source)
-    _env.refuse_loading(ast)
-    return _env.from_string(ast)
+    return _env.from_string(_env.prepare(_env.parse(source)))
 
 
 def prompt_text(prompt: Any) -> str:

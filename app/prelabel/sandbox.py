@@ -5,8 +5,7 @@ Every value the template builds is checked against `max_chars` as it is made: be
 sized beforehand (`'a' * n`, widths like `center(n)` or `'%9999999s'`, `range(n)`, `sep.join(x)`,
 `s.replace('', t)`), after for the rest (`+`, `~`), so an intermediate value never exceeds twice the
 limit. The output is counted as it is produced, and the clock is read at every call, filter, operator,
-range() step and output chunk (a loop over a long string with an empty body reads it at neither: the
-size limit bounds it). Refusals are `SecurityError`s (a TemplateError) with a message for the lead."""
+loop step and output chunk. Refusals are `SecurityError`s (a TemplateError) with a message for the lead."""
 
 from __future__ import annotations
 
@@ -34,6 +33,7 @@ _NUMBER = re.compile(r"\d+")
 _FORMAT_SPEC = re.compile(r"%[^a-zA-Z%]*|\{[^{}]*\}")  # printf-style and str.format fields
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 _WIDTH_FILTERS = frozenset({"center", "indent"})
+_TICKED = "preflab_ticked"  # the clock-reading wrapper every for loop's iterable is passed through
 
 
 _PASSED = (Context, EvalContext, ImmutableSandboxedEnvironment)  # what Jinja hands pass_* filters first
@@ -56,6 +56,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self._deadline = threading.local()
         self.globals["range"] = self._range
+        self.globals[_TICKED] = self._ticked
         self.filters = {name: self._checked_filter(name, f) for name, f in self.filters.items()}
 
     # Read at each check (a cached object), so a changed setting applies at once; filters with constant
@@ -73,7 +74,8 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         return get_settings().prompt_render_seconds
 
     # ── what a template may contain ──
-    def refuse_loading(self, ast: nodes.Template) -> None:
+    def prepare(self, ast: nodes.Template) -> nodes.Template:
+        """Refuse loading other templates; make every for loop read the clock at each step."""
         for node_type, tag in _NOT_ALLOWED.items():
             found = next(ast.find_all(node_type), None)
             if found is not None:
@@ -81,6 +83,10 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
                     f"line {found.lineno}: {tag} is not allowed in a prompt template; "
                     "write the text into the template itself"
                 )
+        for loop in ast.find_all(nodes.For):
+            ticked = nodes.Call(nodes.Name(_TICKED, "load"), [loop.iter], [], None, None)
+            loop.iter = ticked.set_lineno(loop.lineno).set_environment(self)
+        return ast
 
     # ── limits while rendering ──
     def render(self, template: Any, context: dict[str, Any]) -> str:
@@ -133,6 +139,11 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         for i in steps:
             self.tick()
             yield i
+
+    def _ticked(self, items: Any) -> Iterator[Any]:
+        for item in items:
+            self.tick()
+            yield item
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         self.tick()

@@ -72,6 +72,11 @@ def test_loops_are_capped_and_a_render_is_timed(db: Session, small_limits: None)
             "", "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", project
         )
     assert time.perf_counter() - started < 2
+    started = time.perf_counter()
+    nested = "{% set s = 'x' * 100000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}"
+    with pytest.raises(InvalidInput, match=r"longer than 0\.5 s"):
+        prompts.check("", nested, project)
+    assert time.perf_counter() - started < 2
 
 
 def test_default_limits_refuse_range_100001_and_allow_the_built_in_templates(db: Session) -> None:
