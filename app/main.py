@@ -23,6 +23,7 @@ from app.web.api.v1 import quality as api_quality
 from app.web.api.v1 import snapshots as api_snapshots
 from app.web.api.v1 import tasks as api_tasks
 from app.web.api.v1 import training as api_training
+from app.web.deps import refuse_nul_in_json
 from app.web.pages import account, annotate, exports, jobs, projects, quality, training
 from app.web.pages import auth as pages_auth
 from app.web.pages import loop as pages_loop
@@ -67,7 +68,7 @@ def create_app() -> FastAPI:
         api_prelabel,
         api_loop,
     ):
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(refuse_nul_in_json)])
     for module in (
         pages_auth,
         projects,

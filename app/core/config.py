@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     import_inline_max_bytes: int = 8 * 1024 * 1024  # larger uploads run as a Job
     import_batch_size: int = 2000
 
+    # Prompt templates (pre-labeling): what one render may build, loop over and take
+    prompt_max_chars: int = 2_000_000
+    prompt_max_range: int = 100_000
+    prompt_render_seconds: float = 2.0
+
     # Background jobs
     job_heartbeat_timeout_s: int = 120  # a running job silent this long is marked failed (its worker died)
 

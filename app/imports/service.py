@@ -26,6 +26,7 @@ from app.core.config import get_settings
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows
 from app.imports.shapes import ImportMapping, RowError, TaskRow, normalize_row
+from app.imports.shapes.rows import refuse_nul
 from app.models import Project, Task, utcnow
 
 MAX_ERRORS = 50
@@ -156,7 +157,9 @@ def _rows(
             result.add_error(line, str(raw))
             continue
         try:
-            yield normalize_row(raw, mapping=mapping)
+            row = normalize_row(raw, mapping=mapping)
+            refuse_nul(row)
+            yield row
         except RowError as exc:
             result.add_error(line, str(exc))
 

@@ -9,7 +9,7 @@ from app.auth.schemas import UserCreate
 from app.core.errors import InvalidInput, PreflabError
 from app.core.security import password_stamp
 from app.models import ApiToken, User
-from app.web.deps import AdminUser, CurrentUser, SessionDep
+from app.web.deps import AdminUser, CurrentUser, IdPath, SessionDep
 from app.web.templating import render
 
 router = APIRouter()
@@ -61,7 +61,7 @@ def create_token(request: Request, user: CurrentUser, session: SessionDep, name:
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(request: Request, token_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
     service.revoke_token(session, user=user, token_id=token_id)
     return render(
         request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens"
