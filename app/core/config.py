@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     debug: bool = False
 
     # Uploads
-    max_upload_mb: int = 4096
+    max_upload_mb: int = 4096  # also the most a gzipped upload may decompress to
+    max_gzip_ratio: int = 200  # a gzip expanding more than this many times its size is refused
     max_import_rows: int = 5_000_000
     import_inline_max_bytes: int = 8 * 1024 * 1024  # larger uploads run as a Job
     import_batch_size: int = 2000

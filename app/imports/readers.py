@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
+from app.core.config import get_settings
 from app.imports.shapes import CsvRow, RowError
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -34,6 +35,8 @@ _BUFFER = 1 << 20
 _SPACE = b" \t\r\n"
 _CSV_FIELD_LIMIT = 256 * 1024 * 1024  # one cell may hold a long response
 _UTF8_HINT = "save the file as UTF-8"
+_SNIFF_LIMIT = 64 * 1024  # leading blank space looked through to find the first byte
+_RATIO_FLOOR = 1 << 20  # small files may compress well beyond any ratio; judge the ratio past this
 
 _JSONL_EXTENSIONS = frozenset({".jsonl", ".ndjson", ".jsonlines"})
 
@@ -64,6 +67,59 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
+class _Refused(Exception):
+    """The file breaks a limit: reading stops here with this message."""
+
+
+class _Inflated(io.RawIOBase):
+    """Decompressed content that stops at `max_bytes` and at `max_ratio` times the compressed bytes read,
+    so a small gzip cannot expand into unbounded work (the upload limit covers what is decompressed too)."""
+
+    def __init__(self, source: Any, compressed: _Counted, *, max_bytes: int, max_ratio: int) -> None:
+        super().__init__()
+        self._source, self._compressed = source, compressed
+        self._max_bytes, self._max_ratio = max_bytes, max_ratio
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        n = len(data)
+        memoryview(buffer).cast("B")[:n] = data
+        self.size += n
+        if self.size > self._max_bytes:
+            raise _Refused(
+                f"the file decompresses to more than {self._max_bytes // 2**20} MB (PREFLAB_MAX_UPLOAD_MB)"
+            )
+        if self.size > _RATIO_FLOOR and self.size > self._max_ratio * max(self._compressed.size, 1):
+            raise _Refused(
+                f"the file decompresses to more than {self._max_ratio} times its size "
+                "(PREFLAB_MAX_GZIP_RATIO); is it a zip bomb?"
+            )
+        return n
+
+
+class _Counted(io.RawIOBase):
+    """A raw stream that counts the bytes read through it."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self._source = source
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        n = len(data)
+        memoryview(buffer).cast("B")[:n] = data
+        self.size += n
+        return n
+
+
 def _rewind(head: bytes, rest: Any) -> io.BufferedReader:
     return io.BufferedReader(_Prefixed(head, rest), buffer_size=_BUFFER)
 
@@ -81,26 +137,37 @@ def _read_head(stream: Any, size: int) -> bytes:
 
 def _open(stream: Any) -> tuple[io.BufferedReader, bytes]:
     """The decompressed content without BOM, and its first non-space byte (b"" for an empty file)."""
+    settings = get_settings()
     head = _read_head(stream, 2)
     source: Any = _rewind(head, stream)
     if head == _GZIP_MAGIC:
-        source = gzip.GzipFile(fileobj=source, mode="rb")
+        compressed = _Counted(source)
+        inflated = gzip.GzipFile(fileobj=compressed, mode="rb")
+        source = io.BufferedReader(
+            _Inflated(
+                inflated,
+                compressed,
+                max_bytes=settings.max_upload_mb * 2**20,
+                max_ratio=settings.max_gzip_ratio,
+            ),
+            buffer_size=_BUFFER,
+        )
     head = _read_head(source, 3)
     if head == _BOM:
         head = b""
-    sniffed = head
-    while True:
-        stripped = sniffed.lstrip(_SPACE)
-        if stripped:
-            first = stripped[:1]
-            break
-        chunk = source.read(64 * 1024)
+    chunks = [head]
+    seen = len(head)
+    first = head.lstrip(_SPACE)[:1]
+    while not first:
+        if seen > _SNIFF_LIMIT:
+            raise _Refused(f"the file starts with more than {_SNIFF_LIMIT // 1024} KB of blank space")
+        chunk = source.read(4096)
         if not chunk:
-            first = b""
             break
-        head += chunk
-        sniffed = chunk
-    return _rewind(head, source), first
+        chunks.append(chunk)
+        seen += len(chunk)
+        first = chunk.lstrip(_SPACE)[:1]
+    return _rewind(b"".join(chunks), source), first
 
 
 def _extension(filename: str) -> str:
@@ -286,6 +353,8 @@ def read_rows(stream: BinaryIO, *, filename: str) -> Iterator[tuple[int, Any | R
         for item in _rows(source, first, _extension(filename)):
             last = item[0]
             yield item
+    except _Refused as err:
+        yield last + 1, RowError(str(err))
     except (OSError, EOFError, zlib.error) as err:
         yield (
             last + 1,
