@@ -33,7 +33,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _BUFFER = 1 << 20
 _SPACE = b" \t\r\n"
-_CSV_FIELD_LIMIT = 256 * 1024 * 1024  # one cell may hold a long response
 _UTF8_HINT = "save the file as UTF-8"
 _SNIFF_LIMIT = 64 * 1024  # leading blank space looked through to find the first byte
 _RATIO_FLOOR = 1 << 20  # small files may compress well beyond any ratio; judge the ratio past this
@@ -68,7 +67,11 @@ class _Prefixed(io.RawIOBase):
 
 
 class _Refused(Exception):
-    """The file breaks a limit: reading stops here with this message."""
+    """The file breaks a limit: reading stops here with this message (on `line` when known)."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class _Inflated(io.RawIOBase):
@@ -186,10 +189,33 @@ def _bad_utf8(data: bytes) -> str | None:
     return None
 
 
+def _row_limit() -> int:
+    return get_settings().max_row_kb * 1024
+
+
+def _too_long(what: str, line: int) -> _Refused:
+    return _Refused(
+        f"{what} is longer than {get_settings().max_row_kb} KB (PREFLAB_MAX_ROW_KB); "
+        "split the row or raise the limit",
+        line,
+    )
+
+
+def _lines(source: io.BufferedReader, start: int) -> Iterator[tuple[int, bytes]]:
+    """Numbered physical lines, refusing one longer than the row limit before reading the rest of it."""
+    limit = _row_limit()
+    number = start
+    while line := source.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise _too_long(f"line {number}", number)
+        yield number, line
+
+
 def _jsonl(source: io.BufferedReader, start: int = 0) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    for number, line in enumerate(source, start + 1):
+    for number, line in _lines(source, start):
         if line.isspace():
             continue
         try:
@@ -224,7 +250,7 @@ def _json_values(source: io.BufferedReader, prefix: str, **options: Any) -> Iter
 def _json_objects(source: io.BufferedReader) -> Iterator[tuple[int, Any]]:
     """A file starting with "{": JSON Lines when its first line is a whole object, else one (or more)
     pretty-printed objects."""
-    first = source.readline()
+    first = source.readline(_row_limit() + 1)
     try:
         complete = isinstance(orjson.loads(first), dict)
     except orjson.JSONDecodeError:
@@ -239,21 +265,26 @@ def _json_objects(source: io.BufferedReader) -> Iterator[tuple[int, Any]]:
 class _Lines:
     """Decoded physical lines for the csv module, counting them and noting lines that are not UTF-8."""
 
-    __slots__ = ("bad", "count", "source")
+    __slots__ = ("bad", "count", "limit", "record", "source")
 
     def __init__(self, source: io.BufferedReader) -> None:
         self.source = source
         self.count = 0
         self.bad = 0  # first line of the current record that was not UTF-8
+        self.limit = _row_limit()
+        self.record = 0  # bytes of the current record so far (a quoted cell may span lines)
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self.source.readline()
+        line = self.source.readline(self.limit + 1 - self.record)
         if not line:
             raise StopIteration
         self.count += 1
+        self.record += len(line)
+        if self.record > self.limit:
+            raise _too_long(f"the row at line {self.count}", self.count)
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
@@ -263,9 +294,9 @@ class _Lines:
 
 
 def _csv(source: io.BufferedReader, delimiter: str) -> Iterator[tuple[int, Any]]:
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
     lines = _Lines(source)
+    if csv.field_size_limit() < lines.limit:
+        csv.field_size_limit(lines.limit)
     reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
     keep: list[int] = []
@@ -281,7 +312,7 @@ def _csv(source: io.BufferedReader, delimiter: str) -> Iterator[tuple[int, Any]]
             yield end + 1, RowError(f"not valid CSV: {err}")
             return
         start, end = end + 1, lines.count
-        bad, lines.bad = lines.bad, 0
+        bad, lines.bad, lines.record = lines.bad, 0, 0
         if not any(fields):
             continue
         if bad:
@@ -354,7 +385,7 @@ def read_rows(stream: BinaryIO, *, filename: str) -> Iterator[tuple[int, Any | R
             last = item[0]
             yield item
     except _Refused as err:
-        yield last + 1, RowError(str(err))
+        yield err.line or last + 1, RowError(str(err))
     except (OSError, EOFError, zlib.error) as err:
         yield (
             last + 1,

@@ -86,3 +86,35 @@ def test_an_upload_of_blank_gzip_answers_422(client: TestClient, db: Session) ->
     )
     assert r.status_code == 422
     assert "blank space" in r.json()["errors"][0]["message"]
+
+
+# ── finding 4: the longest line or row ──
+
+
+def _one_long_line(size: int) -> bytes:
+    return b'{"prompt": "fine"}\n{"prompt": "' + b"a" * size + b'"}\n'
+
+
+@pytest.mark.parametrize("filename", ["tasks.jsonl.gz", "tasks.gz"])
+def test_a_line_longer_than_the_row_limit_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, filename: str
+) -> None:
+    monkeypatch.setattr(get_settings(), "max_row_kb", 64)
+    monkeypatch.setattr(get_settings(), "max_gzip_ratio", 10**6)  # this file is a bomb too
+    rows, peak, elapsed = _read(gzip.compress(_one_long_line(16 << 20)), filename)
+    assert rows[0] == (1, {"prompt": "fine"})
+    errors = _errors(rows)
+    assert len(errors) == 1 and errors[0][0] == 2
+    assert "line 2 is longer than 64 KB (PREFLAB_MAX_ROW_KB)" in errors[0][1]
+    assert peak < 8 << 20 and elapsed < 2  # the line is 16 MB
+
+
+def test_a_csv_row_longer_than_the_row_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "max_row_kb", 64)
+    monkeypatch.setattr(get_settings(), "max_gzip_ratio", 10**6)  # this file is a bomb too
+    quoted = b'prompt,response_a\nfine,ok\n"' + b"a\n" * (4 << 20) + b'",x\n'
+    rows, peak, elapsed = _read(gzip.compress(quoted), "tasks.csv.gz")
+    errors = _errors(rows)
+    assert len(errors) == 1 and "PREFLAB_MAX_ROW_KB" in errors[0][1]
+    assert errors[0][0] < 40_000  # the row at line 3 is refused within its first 64 KB
+    assert peak < 8 << 20 and elapsed < 2
