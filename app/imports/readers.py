@@ -27,6 +27,8 @@ import ijson
 import orjson
 
 from app.core.config import get_settings
+from app.imports.json_items import ItemLimits, excess, stream_items
+from app.imports.json_items import Refused as _Refused
 from app.imports.shapes import CsvRow, RowError
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -64,14 +66,6 @@ class _Prefixed(io.RawIOBase):
         n = len(data)
         target[:n] = data
         return n
-
-
-class _Refused(Exception):
-    """The file breaks a limit: reading stops here with this message (on `line` when known)."""
-
-    def __init__(self, message: str, line: int = 0) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 class _Inflated(io.RawIOBase):
@@ -215,14 +209,23 @@ def _lines(source: io.BufferedReader, start: int) -> Iterator[tuple[int, bytes]]
 def _jsonl(source: io.BufferedReader, start: int = 0) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
+    limits = ItemLimits.configured()
     for number, line in _lines(source, start):
         if line.isspace():
             continue
         try:
-            yield number, loads(line)
+            row = loads(line)
         except decode_error as err:
             message = _bad_utf8(line) or f"not valid JSON: {err.msg} at column {err.colno}"
             yield number, RowError(message)
+            continue
+        # Only a line with that many brackets or bytes can break the limits: most lines skip the walk.
+        if len(line) > limits.values or line.count(b"[") + line.count(b"{") > limits.depth:
+            problem = excess(row, limits)
+            if problem:
+                yield number, RowError(f"the row {problem}")
+                continue
+        yield number, row
 
 
 def _ijson_message(err: Exception) -> str:
@@ -234,11 +237,11 @@ def _ijson_message(err: Exception) -> str:
     return f"not valid JSON: {text.strip()}"
 
 
-def _json_values(source: io.BufferedReader, prefix: str, **options: Any) -> Iterator[tuple[int, Any]]:
+def _json_values(source: io.BufferedReader, *, in_list: bool) -> Iterator[tuple[int, Any]]:
     """Items of a JSON document (numbered from 1); a broken document ends with one RowError."""
     number = 0
     try:
-        for number, item in enumerate(ijson.items(source, prefix, use_float=True, **options), 1):
+        for number, item in stream_items(source, in_list=in_list):
             yield number, item
     except (ijson.JSONError, UnicodeDecodeError) as err:
         yield (
@@ -256,10 +259,9 @@ def _json_objects(source: io.BufferedReader) -> Iterator[tuple[int, Any]]:
     except orjson.JSONDecodeError:
         complete = False
     if complete:
-        yield 1, orjson.loads(first)
-        yield from _jsonl(source, start=1)
+        yield from _jsonl(_rewind(first, source))
     else:
-        yield from _json_values(_rewind(first, source), "", multiple_values=True)
+        yield from _json_values(_rewind(first, source), in_list=False)
 
 
 class _Lines:
@@ -361,7 +363,7 @@ def _rows(source: io.BufferedReader, first: bytes, extension: str) -> Iterator[t
     elif extension == ".tsv":
         yield from _csv(source, "\t")
     elif first == b"[":
-        yield from _json_values(source, "item")
+        yield from _json_values(source, in_list=True)
     elif first == b"{":
         yield from _json_objects(source)
     elif extension == ".json":

@@ -106,7 +106,7 @@ def test_a_line_longer_than_the_row_limit_is_refused_naming_it(
     errors = _errors(rows)
     assert len(errors) == 1 and errors[0][0] == 2
     assert "line 2 is longer than 64 KB (PREFLAB_MAX_ROW_KB)" in errors[0][1]
-    assert peak < 8 << 20 and elapsed < 2  # the line is 16 MB
+    assert peak < 12 << 20 and elapsed < 2  # the line is 16 MB; a few 1 MB read buffers
 
 
 def test_a_csv_row_longer_than_the_row_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +118,69 @@ def test_a_csv_row_longer_than_the_row_limit_is_refused(monkeypatch: pytest.Monk
     assert len(errors) == 1 and "PREFLAB_MAX_ROW_KB" in errors[0][1]
     assert errors[0][0] < 40_000  # the row at line 3 is refused within its first 64 KB
     assert peak < 8 << 20 and elapsed < 2
+
+
+# ── finding 2: depth, values and size of one row, whatever the reader ──
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"prompt": "deep", "meta": {"x": ' + b"[" * depth + b"]" * depth + b"}}"
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"[" + _nested(50_000) + b"]", "tasks.json"),
+        (_nested(50_000), "tasks.json"),
+        (b'[{"data": {"text": "x", "deep": ' + b"[" * 50_000 + b"]" * 50_000 + b"}}]", "ls-export.json"),
+        (b'{"prompt": "fine"}\n' + _nested(200) + b"\n", "tasks.jsonl"),
+    ],
+    ids=["json-list", "json-object", "label-studio", "jsonl"],
+)
+def test_a_row_nested_too_deep_is_refused_before_it_is_built(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, filename: str
+) -> None:
+    monkeypatch.setattr(get_settings(), "max_row_depth", 16)
+    rows, peak, elapsed = _read(data, filename)
+    errors = _errors(rows)
+    assert len(errors) == 1 and "nested deeper than 16 levels (PREFLAB_MAX_ROW_DEPTH)" in errors[0][1]
+    assert peak < 12 << 20 and elapsed < 1  # a few 1 MB read buffers (the .json took 6.5 GB)
+
+
+def test_a_json_item_with_too_many_values_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "max_row_values", 1000)
+    data = b'[{"prompt": "ok"}, {"prompt": "wide", "meta": {"x": [' + b"1," * 500_000 + b"1]}}]"
+    rows, peak, elapsed = _read(data, "tasks.json")
+    assert rows[0] == (1, {"prompt": "ok"})
+    errors = _errors(rows)
+    assert errors == [(2, "item 2 holds more than 1000 values (PREFLAB_MAX_ROW_VALUES)")]
+    assert peak < 12 << 20 and elapsed < 1
+
+
+def test_one_huge_string_in_a_json_list_is_refused_while_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "max_row_kb", 64)
+    monkeypatch.setattr(get_settings(), "max_gzip_ratio", 10**6)
+    data = gzip.compress(b'[{"prompt": "ok"}, {"prompt": "' + b"a" * (32 << 20) + b'"}]')
+    rows, peak, elapsed = _read(data, "tasks.json.gz")
+    errors = _errors(rows)
+    assert len(errors) == 1 and errors[0][0] == 2 and "PREFLAB_MAX_ROW_KB" in errors[0][1]
+    assert peak < 16 << 20 and elapsed < 2  # the string is 32 MB
+
+
+def test_a_csv_meta_cell_nested_too_deep_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.imports.shapes import normalize_row
+
+    monkeypatch.setattr(get_settings(), "max_row_depth", 16)
+    cell = b'"{""x"": ' + b"[" * 500 + b"]" * 500 + b'}"'
+    rows = list(read_rows(io.BytesIO(b"prompt,meta\nhello," + cell + b"\n"), filename="t.csv"))
+    with pytest.raises(RowError, match="PREFLAB_MAX_ROW_DEPTH"):
+        normalize_row(rows[0][1])
+
+
+def test_rows_within_the_limits_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(get_settings(), "max_row_depth", 16)
+    row = {"prompt": "p", "meta": {"a": [[1, 2.5], {"b": None}], "c": True}}
+    listed, _, _ = _read(orjson.dumps([row, [1, "x"], 3]), "t.json")
+    assert listed == [(1, row), (2, [1, "x"]), (3, 3)]
+    several, _, _ = _read(orjson.dumps(row, option=orjson.OPT_INDENT_2) * 2, "t.json")
+    assert several == [(1, row), (2, row)]
