@@ -29,6 +29,7 @@ from app.web.pages import auth as pages_auth
 from app.web.pages import loop as pages_loop
 from app.web.pages import prelabel as pages_prelabel
 from app.web.pages.deps import check_csrf
+from app.web.uploads import FORM_MAX_FIELDS, FORM_MAX_FILES
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 VERSION = "0.1.0"
@@ -43,6 +44,7 @@ def create_app() -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         swagger_ui_oauth2_redirect_url=None,
         redoc_url=None,
+        form_limits={"max_fields": FORM_MAX_FIELDS, "max_files": FORM_MAX_FILES},
     )
     app.add_middleware(
         SessionMiddleware,

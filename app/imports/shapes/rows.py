@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from app.imports.json_items import ItemLimits, excess
+
 MAX_RESPONSES = 20
 PRIORITY_MIN = -(2**31)
 PRIORITY_MAX = 2**31 - 1
@@ -215,6 +217,9 @@ def finish_row(
                 parsed = None
             if not isinstance(parsed, dict):
                 raise RowError('the "meta" column must hold a JSON object such as {"source": "x"}')
+            problem = excess(parsed, ItemLimits.configured())
+            if problem:
+                raise RowError(f'the "meta" column {problem}')
             meta = parsed
     else:
         raise RowError(f'"meta" must be a JSON object, got {described(meta_value)}')
