@@ -23,13 +23,11 @@ from app.web.api.v1 import quality as api_quality
 from app.web.api.v1 import snapshots as api_snapshots
 from app.web.api.v1 import tasks as api_tasks
 from app.web.api.v1 import training as api_training
-from app.web.deps import refuse_nul_in_json
 from app.web.pages import account, annotate, exports, jobs, projects, quality, training
 from app.web.pages import auth as pages_auth
 from app.web.pages import loop as pages_loop
 from app.web.pages import prelabel as pages_prelabel
 from app.web.pages.deps import check_csrf
-from app.web.uploads import FORM_MAX_FIELDS, FORM_MAX_FILES
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 VERSION = "0.1.0"
@@ -44,7 +42,6 @@ def create_app() -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         swagger_ui_oauth2_redirect_url=None,
         redoc_url=None,
-        form_limits={"max_fields": FORM_MAX_FIELDS, "max_files": FORM_MAX_FILES},
     )
     app.add_middleware(
         SessionMiddleware,
@@ -70,7 +67,7 @@ def create_app() -> FastAPI:
         api_prelabel,
         api_loop,
     ):
-        app.include_router(module.router, prefix="/api/v1", dependencies=[Depends(refuse_nul_in_json)])
+        app.include_router(module.router, prefix="/api/v1")
     for module in (
         pages_auth,
         projects,

@@ -106,15 +106,7 @@ def change_password(session: Session, *, user: User, current: str, new: str, cli
     if new == current:
         raise InvalidInput("the new password is the current one; choose another", field="password")
     user.password_hash = hash_password(new)
-    end_sessions(session, user)
     record(session, "user.password_change", user_id=user.id, target=("user", user.id))
-
-
-def end_sessions(session: Session, user: User) -> None:
-    """Sign the user out of every browser session: a cookie issued before this is refused from now on.
-    Counted in SQL, so two logouts at once both count. API tokens are not sessions; they stay."""
-    user.session_generation = User.session_generation + 1
-    session.flush()  # the new value is read back at once: the caller's own cookie takes it
 
 
 def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:

@@ -21,19 +21,10 @@ class Settings(BaseSettings):
     debug: bool = False
 
     # Uploads
-    max_upload_mb: int = 4096  # also the most a gzipped upload may decompress to
-    max_gzip_ratio: int = 200  # a gzip expanding more than this many times its size is refused
-    max_row_kb: int = 64 * 1024  # longest line / row / JSON item; longer ones are refused while reading
-    max_row_depth: int = 64  # deepest nesting of lists/objects in one row
-    max_row_values: int = 1_000_000  # most values (strings, numbers, lists, objects) in one row
+    max_upload_mb: int = 4096
     max_import_rows: int = 5_000_000
     import_inline_max_bytes: int = 8 * 1024 * 1024  # larger uploads run as a Job
     import_batch_size: int = 2000
-
-    # Prompt templates (pre-labeling): what one render may build, loop over and take
-    prompt_max_chars: int = 2_000_000
-    prompt_max_range: int = 100_000
-    prompt_render_seconds: float = 2.0
 
     # Background jobs
     job_heartbeat_timeout_s: int = 120  # a running job silent this long is marked failed (its worker died)

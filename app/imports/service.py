@@ -26,7 +26,6 @@ from app.core.config import get_settings
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows
 from app.imports.shapes import ImportMapping, RowError, TaskRow, normalize_row
-from app.imports.shapes.rows import refuse_nul
 from app.models import Project, Task, utcnow
 
 MAX_ERRORS = 50
@@ -157,9 +156,7 @@ def _rows(
             result.add_error(line, str(raw))
             continue
         try:
-            row = normalize_row(raw, mapping=mapping)
-            refuse_nul(row)
-            yield row
+            yield normalize_row(raw, mapping=mapping)
         except RowError as exc:
             result.add_error(line, str(exc))
 

@@ -16,9 +16,6 @@ class User(IdMixin, CreatedMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Every session cookie carries the value from when it was issued; bumping it ends them all (logout,
-    # a password change), since a signed cookie cannot be recalled.
-    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     last_login_at: Mapped[datetime | None]
 
 

@@ -109,29 +109,7 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
-def endpoint_client(settings: LlmSettings, key: str) -> openai.AsyncOpenAI:
-    """The client every request of a job goes through. It follows no redirect, for any project: the
-    allow-list checks base_url's host before the job starts, and a 307 would resend the same body to a
-    host nobody checked (a private project's prompts with it). An LLM API that redirects a POST is
-    misconfigured anyway; the item's error names where it pointed, for the lead to put in base_url,
-    where the check runs."""
-    return openai.AsyncOpenAI(
-        base_url=settings.base_url,
-        api_key=key,
-        max_retries=settings.max_retries,
-        timeout=settings.timeout_s,
-        http_client=openai.DefaultAsyncHttpxClient(follow_redirects=False),
-    )
-
-
 def _api_error(exc: Exception) -> str:
-    if isinstance(exc, openai.APIStatusError) and exc.response.is_redirect:
-        return (
-            f"the endpoint answered {exc.status_code} with a redirect to "
-            f"{exc.response.headers.get('location') or 'nowhere'}: not followed (a redirect could carry "
-            "the prompt to a host the allow-list never checked), and nothing was sent there. "
-            "Set base_url to the address that answers."
-        )[:500]
     if isinstance(exc, openai.APIStatusError):
         return f"{exc.status_code} from the endpoint: {exc.message}"[:500]
     if isinstance(exc, openai.APITimeoutError):
@@ -313,7 +291,13 @@ class Engine:
         workers = self.settings.concurrency
         queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=workers * QUEUE_PER_WORKER)
         limiter = RateLimiter(self.settings.requests_per_minute)
-        async with endpoint_client(self.settings, self.key) as client:
+        client = openai.AsyncOpenAI(
+            base_url=self.settings.base_url,
+            api_key=self.key,
+            max_retries=self.settings.max_retries,
+            timeout=self.settings.timeout_s,
+        )
+        async with client:
             producer = asyncio.create_task(self._produce(queue, workers))
             tasks = [asyncio.create_task(self._work(client, limiter, queue)) for _ in range(workers)]
             flusher = asyncio.create_task(self._flusher())

@@ -188,16 +188,6 @@ def list_members(session: Session, *, project: Project) -> list[tuple[Member, Us
     ]
 
 
-def set_member_answer(
-    session: Session, *, project: Project, user_id: int, role: str, actor: User
-) -> tuple[Member, User | None]:
-    """Set the role and say who the member is, but only to a caller who already knew: an admin, or a lead
-    changing the role of an existing member (a lead sees members in the list already)."""
-    known = actor.is_admin or session.get(Member, (project.id, user_id)) is not None
-    member = set_member(session, project=project, user_id=user_id, role=role, actor=actor)
-    return member, session.get(User, user_id) if known else None
-
-
 def set_member(session: Session, *, project: Project, user_id: int, role: str, actor: User) -> Member:
     if role not in Role.__members__:
         raise InvalidInput(f"role must be one of {', '.join(Role.__members__)}")

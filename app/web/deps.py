@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.auth import policies
 from app.auth.service import user_for_token
 from app.core.db import get_sessionmaker
-from app.core.errors import InvalidInput, NotAuthenticated
+from app.core.errors import NotAuthenticated
 from app.core.security import password_stamp
 from app.models import Job, Project, Role, Snapshot, Task, TrainedModel, User
-
-# Ids are BIGINT on PostgreSQL and 64-bit INTEGER on SQLite: an id past that is refused as a bad request
-# before a driver sees it (PostgreSQL's "out of range", sqlite3's OverflowError would be a 500).
-MAX_ID = 2**63 - 1
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def get_db() -> AsyncIterator[Session]:
@@ -51,47 +45,6 @@ async def get_db() -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def _nul_at(document: Any) -> tuple[str | int, ...] | None:
-    """Where the first NUL character sits in a parsed JSON document (a stack, not recursion: orjson
-    parses 1,024 levels, more than Python's recursion limit)."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
-    while stack:
-        at, value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return at
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                if "\x00" in key:
-                    return (*at, key.replace("\x00", "\\u0000"))
-                stack.append(((*at, key), item))
-        elif isinstance(value, list):
-            stack.extend(((*at, i), item) for i, item in enumerate(value))
-    return None
-
-
-async def refuse_nul_in_json(request: Request) -> None:
-    """PostgreSQL stores no NUL character in text or JSONB, so a JSON body holding one is refused on
-    every back end, naming the field. A NUL reaches a JSON body only as the escape \\u0000: bodies
-    without that sequence (nearly all) cost one byte search."""
-    if "json" not in request.headers.get("content-type", ""):
-        return
-    body = await request.body()  # cached on the request: FastAPI parses the same bytes
-    if b"\\u0000" not in body:
-        return
-    try:
-        at = _nul_at(orjson.loads(body))
-    except orjson.JSONDecodeError:
-        return  # the body's own validation answers
-    if at is not None:
-        where = ".".join(str(part) for part in at) or "body"
-        message = "text may not hold the NUL character (\\u0000); remove it"
-        raise InvalidInput(
-            f"the request is not valid: {where}: {message}",
-            errors=[{"loc": ["body", *at], "message": message}],
-        )
-
-
 def authenticate(request: Request, session: Session) -> User:
     """Bearer token under /api, the signed session cookie on pages."""
     if request.url.path.startswith("/api/"):
@@ -106,14 +59,6 @@ def authenticate(request: Request, session: Session) -> User:
         if user is None or not user.is_active:
             request.session.clear()
             raise NotAuthenticated("log in to continue")
-        # Logout and a password change bump the generation. Cookies from before generations existed
-        # carry none and count as 0, the value every user started with, so the first bump ends them.
-        if request.session.get("gen", 0) != user.session_generation:
-            request.session.clear()
-            raise NotAuthenticated(
-                "this session has ended (logged out, or the password changed); log in again"
-            )
-        # The stamp still ends the sessions of a password changed before generations existed.
         stamp = request.session.get("pw")  # sessions from before stamps existed carry none
         if stamp is not None and not hmac.compare_digest(password_stamp(user.password_hash), str(stamp)):
             request.session.clear()
@@ -137,14 +82,14 @@ AdminUser = Annotated[User, Depends(get_admin)]
 
 
 def _project_as(role: Role) -> Callable[..., Project]:
-    def dependency(pid: IdPath, user: CurrentUser, session: SessionDep) -> Project:
+    def dependency(pid: int, user: CurrentUser, session: SessionDep) -> Project:
         return policies.project_for(session, project_id=pid, user=user, need=role)
 
     return dependency
 
 
 def _task_as(role: Role) -> Callable[..., Task]:
-    def dependency(tid: IdPath, user: CurrentUser, session: SessionDep) -> Task:
+    def dependency(tid: int, user: CurrentUser, session: SessionDep) -> Task:
         return policies.task_for(session, task_id=tid, user=user, need=role)
 
     return dependency
@@ -157,21 +102,21 @@ ProjectAsLead = Annotated[Project, Depends(_project_as(Role.lead))]
 TaskAsAnnotator = Annotated[Task, Depends(_task_as(Role.annotator))]
 
 
-def get_job(jid: IdPath, user: CurrentUser, session: SessionDep) -> Job:
+def get_job(jid: int, user: CurrentUser, session: SessionDep) -> Job:
     return policies.job_for(session, job_id=jid, user=user)
 
 
 JobDep = Annotated[Job, Depends(get_job)]
 
 
-def get_snapshot(sid: IdPath, user: CurrentUser, session: SessionDep) -> Snapshot:
+def get_snapshot(sid: int, user: CurrentUser, session: SessionDep) -> Snapshot:
     return policies.snapshot_for(session, snapshot_id=sid, user=user)
 
 
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 
-def get_model(mid: IdPath, user: CurrentUser, session: SessionDep) -> TrainedModel:
+def get_model(mid: int, user: CurrentUser, session: SessionDep) -> TrainedModel:
     return policies.model_for(session, model_id=mid, user=user)
 
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import orjson
 
-from app.imports.json_items import ItemLimits, excess
-
 MAX_RESPONSES = 20
 PRIORITY_MIN = -(2**31)
 PRIORITY_MAX = 2**31 - 1
@@ -156,30 +154,6 @@ def _parse_int(value: str, what: str) -> int:
         raise RowError(f"{what} must be an integer, got {shown(value)}") from None
 
 
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any("\x00" in k or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
-
-
-def refuse_nul(row: TaskRow) -> None:
-    """PostgreSQL stores no NUL character in text or JSONB: refuse the row on every back end alike.
-    orjson writes NUL as \\u0000, so one dump at C speed clears the usual row before any walk."""
-    if b"\\u0000" not in orjson.dumps([row.external_id, row.prompt, row.responses, row.meta, row.gold]):
-        return
-    named: list[tuple[str, Any]] = [('"external_id"', row.external_id), ('"prompt"', row.prompt)]
-    named += [('"responses"', row.responses), ('"gold"', row.gold)]
-    # meta holds the row's "meta" object and the keys no shape consumed, under their own names
-    named += [('a "meta" key' if "\x00" in key else f'"{key}"', value) for key, value in row.meta.items()]
-    for name, value in named:
-        if name == 'a "meta" key' or _holds_nul(value):
-            raise RowError(f"{name} holds a NUL character (\\u0000), which cannot be stored; remove it")
-
-
 def finish_row(
     raw: dict[str, Any],
     consumed: frozenset[str] | set[str],
@@ -217,9 +191,6 @@ def finish_row(
                 parsed = None
             if not isinstance(parsed, dict):
                 raise RowError('the "meta" column must hold a JSON object such as {"source": "x"}')
-            problem = excess(parsed, ItemLimits.configured())
-            if problem:
-                raise RowError(f'the "meta" column {problem}')
             meta = parsed
     else:
         raise RowError(f'"meta" must be a JSON object, got {described(meta_value)}')

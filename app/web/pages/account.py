@@ -9,7 +9,7 @@ from app.auth.schemas import UserCreate
 from app.core.errors import InvalidInput, PreflabError
 from app.core.security import password_stamp
 from app.models import ApiToken, User
-from app.web.deps import AdminUser, CurrentUser, IdPath, SessionDep
+from app.web.deps import AdminUser, CurrentUser, SessionDep
 from app.web.templating import render
 
 router = APIRouter()
@@ -37,8 +37,7 @@ def change_password(
     repeat_password: str = Form(""),
 ) -> Response:
     """A plain form post: the page comes back whole, with the error or (303) the notice. This session
-    stays signed in; every other session of the user is signed out (the password change bumps the
-    user's session generation, which app/web/deps.py checks)."""
+    stays signed in; every other session of the user is signed out (app/web/deps.py checks the stamp)."""
     client = request.client.host if request.client else "unknown"
     try:
         if new_password != repeat_password:
@@ -48,7 +47,6 @@ def change_password(
         context = {"tokens": _tokens(session, user), "new_token": None, "password_error": exc.message}
         return render(request, "account.html", context, status_code=422)
     request.session["pw"] = password_stamp(user.password_hash)
-    request.session["gen"] = user.session_generation
     return RedirectResponse("/account?password_changed=1#password", status_code=303)
 
 
@@ -61,7 +59,7 @@ def create_token(request: Request, user: CurrentUser, session: SessionDep, name:
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(request: Request, token_id: int, user: CurrentUser, session: SessionDep) -> Response:
     service.revoke_token(session, user=user, token_id=token_id)
     return render(
         request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens"

@@ -10,7 +10,6 @@ from starlette.datastructures import FormData
 
 from app.core.errors import Forbidden
 from app.core.security import csrf_matches, new_csrf_token
-from app.web.uploads import FORM_MAX_FIELDS, FORM_MAX_FILES
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -28,7 +27,7 @@ async def check_csrf(request: Request) -> None:
         return
     given = request.headers.get("x-csrf-token")
     if not given:
-        form = await request.form(max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS)
+        form = await request.form()
         value = form.get("csrf_token")
         given = value if isinstance(value, str) else None
     if not csrf_matches(request.session.get("csrf"), given):
@@ -36,7 +35,7 @@ async def check_csrf(request: Request) -> None:
 
 
 async def get_form(request: Request) -> FormData:
-    return await request.form(max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS)
+    return await request.form()
 
 
 # Lets a page route stay a plain function (run in the thread pool, where its database calls belong)

@@ -18,7 +18,7 @@ from app.models import Project, Role, User
 from app.projects.schemas import ProjectUpdate
 from app.projects.service import update_project
 from app.quality import charts
-from app.web.deps import CurrentUser, IdPath, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -131,12 +131,7 @@ def start_round(
 
 @router.post("/projects/{pid}/rounds/{rid}")
 def update_round(
-    request: Request,
-    rid: IdPath,
-    project: ProjectAsLead,
-    user: CurrentUser,
-    session: SessionDep,
-    form: FormDep,
+    request: Request, rid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
     found = rounds.round_for(session, project=project, round_id=rid)
 

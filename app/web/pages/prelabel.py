@@ -24,7 +24,7 @@ from app.prelabel import prompts, review, service
 from app.prelabel.endpoint import describe, effective_settings, host_allowed, host_of
 from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import MODE_HELP, PrelabelRequest, ReviewBody
-from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import is_htmx, render
 
@@ -240,7 +240,7 @@ def _job_page(request: Request, session: SessionDep, project: Project, job: Job)
 
 
 @router.get("/projects/{pid}/prelabel/jobs/{jid}")
-def job_page(request: Request, jid: IdPath, project: ProjectAsLead, session: SessionDep) -> Response:
+def job_page(request: Request, jid: int, project: ProjectAsLead, session: SessionDep) -> Response:
     job = _job_of(session, project, jid)
     if not job.of_kind("prelabel"):
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
@@ -249,7 +249,7 @@ def job_page(request: Request, jid: IdPath, project: ProjectAsLead, session: Ses
 
 @router.post("/projects/{pid}/prelabel/jobs/{jid}/cancel")
 def cancel_job(
-    request: Request, jid: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    request: Request, jid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> Response:
     job = _job_of(session, project, jid)
     request_cancel(session, can_cancel(job, user))
@@ -360,7 +360,7 @@ def review_answer(
 
 @router.get("/projects/{pid}/annotate/suggestion/{tid}")
 def annotate_suggestion(
-    request: Request, tid: IdPath, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
+    request: Request, tid: int, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
 ) -> Response:
     """The suggestion beside a task on the annotate page; nothing when the project hides suggestions
     (so leads can measure anchoring) or for gold tasks (which score annotators)."""

@@ -21,10 +21,8 @@ from app.models import Project, Role, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.deps import (
-    MAX_ID,
     AdminUser,
     CurrentUser,
-    IdPath,
     ProjectAsAnnotator,
     ProjectAsLead,
     ProjectAsReviewer,
@@ -194,7 +192,7 @@ def add_member(
     project: ProjectAsLead,
     user: CurrentUser,
     session: SessionDep,
-    user_id: int = Form(..., ge=1, le=MAX_ID),
+    user_id: int = Form(...),
     role: str = Form(...),
 ) -> Response:
     service.set_member(session, project=project, user_id=user_id, role=role, actor=user)
@@ -203,7 +201,7 @@ def add_member(
 
 @router.post("/projects/{pid}/members/{user_id}/remove")
 def remove_member(
-    request: Request, user_id: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    request: Request, user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> Response:
     service.remove_member(session, project=project, user_id=user_id, actor=user)
     session.flush()

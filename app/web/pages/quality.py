@@ -23,7 +23,7 @@ from app.quality.metrics import POSITION_BIAS_MIN_N
 from app.quality.own import daily_answers, own_figures
 from app.quality.review_queue import QueueFilters, next_for_review, review_queue, tasks_of
 from app.quality.stats import stats_for
-from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -107,7 +107,7 @@ def next_task_page(project: ProjectAsReviewer, session: SessionDep, after: int =
 
 @router.get("/projects/{pid}/review/{tid}")
 def task_page(
-    request: Request, tid: IdPath, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
+    request: Request, tid: int, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
 ) -> Response:
     return _task_page(request, session, project, user, _task_in(session, project, tid))
 
@@ -141,12 +141,7 @@ def review_answer(
 
 @router.post("/projects/{pid}/tasks/{tid}/gold")
 def gold_page(
-    request: Request,
-    tid: IdPath,
-    project: ProjectAsLead,
-    user: CurrentUser,
-    session: SessionDep,
-    form: FormDep,
+    request: Request, tid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
     """Mark the task gold with one answer's (effective) result, or unmark it."""
     task = _task_in(session, project, tid)
@@ -161,7 +156,7 @@ def gold_page(
 
 
 @router.post("/projects/{pid}/members/{user_id}/resume")
-def resume_page(user_id: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
+def resume_page(user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
     resume(session, project=project, user_id=user_id, by=user)
     return RedirectResponse(f"/projects/{project.id}/dashboard", status_code=303)
 

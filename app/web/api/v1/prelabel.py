@@ -32,12 +32,12 @@ from app.prelabel.schemas import (
     TemplateRead,
 )
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
-from app.web.deps import CurrentUser, IdPath, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
 
 router = APIRouter(tags=["prelabel"])
 
 
-def get_suggestion(suggestion_id: IdPath, user: CurrentUser, session: SessionDep) -> Suggestion:
+def get_suggestion(suggestion_id: int, user: CurrentUser, session: SessionDep) -> Suggestion:
     """A suggestion of a project where the caller reviews (404 otherwise, so existence does not leak)."""
     missing = f"suggestion {suggestion_id} not found"
     suggestion = session.get(Suggestion, suggestion_id)
