@@ -307,9 +307,11 @@ def review_page(
     request: Request, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
 ) -> Response:
     claim = review.claim_review(session, project=project, user=user)
-    return render(
-        request, "prelabel/review.html", _review_context(session, project, user, claim), block="review"
-    )
+    ctx = {
+        **_review_context(session, project, user, claim),
+        "notice": request.session.pop("review_notice", None),
+    }
+    return render(request, "prelabel/review.html", ctx, block="review")
 
 
 @router.post("/projects/{pid}/prelabel/review")
@@ -348,7 +350,9 @@ def review_answer(
             notice = NOTICES.get(done.annotation.origin, "Saved.")
         except Conflict as exc:
             notice = exc.message
-    if not is_htmx(request):
+    if not is_htmx(request):  # a plain form post: the next page says what happened, as the htmx answer does
+        if notice:
+            request.session["review_notice"] = notice
         return RedirectResponse(f"/projects/{project.id}/prelabel/review", status_code=303)
     claim = review.claim_review(session, project=project, user=user)
     ctx = {**_review_context(session, project, user, claim), "notice": notice}
