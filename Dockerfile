@@ -107,9 +107,12 @@ RUN pip install --no-deps . \
 
 USER preflab
 EXPOSE 8000
-# compose runs `preflab migrate` first; see docker-compose.yml.
+# compose runs `preflab migrate` first; see docker-compose.yml. --no-proxy-headers: uvicorn would believe
+# X-Forwarded-For from loopback; the app reads it from PREFLAB_TRUSTED_PROXIES only. PREFLAB_WEB_PROCESSES is
+# the number of uvicorn workers below: each one checks that all of them fit the database's max_connections.
+ENV PREFLAB_WEB_PROCESSES=4
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--workers", "4", "--proxy-headers"]
+     "--workers", "4", "--no-proxy-headers"]
 
 
 # ---------------------------------------------------------------------------

@@ -34,10 +34,10 @@ lint: setup
 
 # Both passes select by marker (declared in pyproject.toml, applied in tests/markers.py). `training` tests
 # drive runs through a gpu-queue worker against PostgreSQL, as production does: the PostgreSQL pass runs
-# them. `no_db` tests (the ML core: TRL on a tiny model) never touch the database: the SQLite pass runs
-# them, the PostgreSQL pass does not repeat them.
+# them, as it runs `postgresql` tests (what only PostgreSQL has). `no_db` tests (the ML core: TRL on a tiny
+# model) never touch the database: the SQLite pass runs them, the PostgreSQL pass does not repeat them.
 test-sqlite: setup
-	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider -m "not training"
+	PREFLAB_TEST_DB=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider -m "not training and not postgresql"
 
 test-postgresql: setup
 	PREFLAB_TEST_DB=postgresql $(BIN)/python -m pytest -q -p no:cacheprovider -m "not no_db"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,16 +68,31 @@ def serve(
     port: int = 8000,
     worker: Annotated[bool, typer.Option(help="also run one Celery worker subprocess")] = True,
     seed: Annotated[bool, typer.Option(help="seed an admin and demo projects on first start")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="web server processes (their pools must fit max_connections)")
+    ] = 1,
+    llm_stub: Annotated[
+        bool,
+        typer.Option(help="also run the shipped OpenAI-compatible stub on 127.0.0.1:8001 (the demo chat's)"),
+    ] = True,
 ) -> None:
     """Embedded mode: migrate, seed on first start, run the web server and a worker."""
     import uvicorn
 
+    from app.core.db import check_pool_fits, get_engine, get_health_engine
     from app.demo.seed import needs_seed, seed_demo
 
+    # Every web process reads this to check that all of them together fit the database's connections.
+    os.environ["PREFLAB_WEB_PROCESSES"] = str(workers)
+    get_settings.cache_clear()
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.resolved_secret_key  # noqa: B018 - generate and keep it before any process reads it
     run_migrations()
+    problem = check_pool_fits(workers)
+    if problem:
+        typer.echo(f"error: the database connection pools do not fit: {problem}", err=True)
+        raise typer.Exit(2)
     if seed:
         with session_scope() as session:
             if needs_seed(session):
@@ -93,19 +106,59 @@ def serve(
 
         if seed_demo_model(models_dir()) is None:
             console.print("[yellow]no demo base model: install the train extra to train on the demo[/yellow]")
-    proc = None
-    if worker:
-        proc = subprocess.Popen(worker_command("default,gpu", "--pool", "solo", *QUIET_WORKER), cwd=ROOT)
+    from app.core.processes import Supervised
+
+    supervised = None
+    if worker:  # restarted when it dies; it ends with this process, however this one ends
+        supervised = Supervised(
+            worker_command("default,gpu", "--pool", "solo", *QUIET_WORKER),
+            cwd=ROOT,
+            name="the worker",
+            on_restart=lambda code, delay: console.print(
+                f"[yellow]the worker exited (code {code}); starting it again in {delay:.0f} s[/yellow]"
+            ),
+        ).start()
+    stub = _start_llm_stub() if llm_stub else None
     console.print(f"Preflab is running at [bold]http://{host}:{port}[/bold]  (Ctrl-C stops it)")
+    get_engine().dispose()  # seeding's connections; the web processes open their own
+    get_health_engine().dispose()
     try:
-        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+        # proxy_headers off: uvicorn would believe X-Forwarded-For from loopback; the app reads forwarded
+        # headers itself, from PREFLAB_TRUSTED_PROXIES only (app/main.py).
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=False,
+        )
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for child in (supervised, stub):
+            if child is not None:
+                child.stop()
+
+
+STUB_PORT = 8001
+
+
+def _start_llm_stub() -> Any:
+    """The stub the demo chat project talks to, unless something already answers on its port (a stub
+    started by hand, or a real server there)."""
+    import socket
+
+    from app.core.processes import Supervised
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", STUB_PORT)) == 0:
+            console.print(
+                f"[yellow]port {STUB_PORT} is taken: the demo chat talks to whatever answers there[/yellow]"
+            )
+            return None
+    command = [sys.executable, "-m", "app.web.llm_stub", "--port", str(STUB_PORT), "--latency-ms", "150"]
+    console.print(f"OpenAI-compatible stub for the demo chat at http://127.0.0.1:{STUB_PORT}/v1")
+    return Supervised(command, cwd=ROOT, name="the LLM stub").start()
 
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -225,6 +278,9 @@ def export_cmd(
     min_agreement: float = 0.0,
     ties: str = "drop",
     pairs: Annotated[str, typer.Option(help="ranking: all | adjacent")] = "all",
+    edit_pairs: Annotated[
+        str, typer.Option(help="projects with rewrites, preference and kto: all | choices | edits")
+    ] = "all",
     reviewed_only: bool = False,
     include_gold: bool = False,
     test: float = 0.0,
@@ -254,6 +310,7 @@ def export_cmd(
                     "min_agreement": min_agreement,
                     "ties": ties,
                     "pairs": pairs,
+                    "edit_pairs": edit_pairs,
                 },
                 "split": {"test": test, "validation": validation, "seed": seed},
             }
@@ -280,18 +337,28 @@ def export_cmd(
                 manifest = service.export_snapshot(
                     conn, snapshot, found, created_by="cli", on_progress=on_progress
                 )
-        except BaseException:
+        except BaseException as exc:
             service.settle(snapshot.id, "failed")
+            if isinstance(exc, OSError):  # a full disk, a read-only data dir: one line, no traceback
+                _cannot_write(f"snapshot v{snapshot.version}", exc)
             raise
     service.settle(snapshot.id, "ready", manifest=manifest)
     directory = service.snapshot_dir(found.id, snapshot.version)
     for split, info in manifest["files"].items():
         target = output if split == "train" else output.with_name(f"{output.stem}.{split}{output.suffix}")
-        shutil.copyfile(directory / info["file"], target)
+        try:
+            shutil.copyfile(directory / info["file"], target)
+        except OSError as exc:
+            _cannot_write(str(target), exc)
         console.print(f"{split}: {info['rows']:,} rows -> {target}")
     for reason, n in manifest["dropped"].items():
         console.print(f"[yellow]left out[/yellow] {reason}: {n:,}")
     console.print(f"snapshot {snapshot.id} (v{snapshot.version}) in {directory}")
+
+
+def _cannot_write(what: str, exc: OSError) -> None:
+    typer.echo(f"error: could not write {what}: {exc.strerror or exc}", err=True)
+    raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -18,15 +18,16 @@ sys.path[:] = [p for p in sys.path if not p.endswith("bench")]
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.app_timing import make_lead, signed_in, summary, timed, use_database  # noqa: E402
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "preflab_bench_dashboard"
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -85,21 +86,6 @@ def seed(annotations: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(call: object, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        call()  # type: ignore[operator]
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
-def summary(ms: list[float]) -> str:
-    ordered = sorted(ms)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"p50 {statistics.median(ordered):7.1f} ms  p95 {p95:7.1f} ms  max {ordered[-1]:7.1f} ms"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -111,18 +97,9 @@ def main() -> None:
     if not args.skip_seed:
         took = seed(args.annotations)
         print(f"seeded {args.annotations:,} annotations in {took:.0f} s")
-    os.environ.update(
-        PREFLAB_DATABASE_URL=URL,
-        PREFLAB_DATA_DIR=tempfile.mkdtemp(),
-        PREFLAB_SECRET_KEY="bench",
-        PREFLAB_BROKER_URL="redis://127.0.0.1:6379/13",
-    )
-    from fastapi.testclient import TestClient
-
-    from app.auth.service import create_token, create_user
+    use_database(URL)
     from app.core.db import session_scope
-    from app.main import create_app
-    from app.models import Job, Member, Project, ProjectStats, utcnow
+    from app.models import Job, Project, ProjectStats, utcnow
     from app.quality.stats import compute_stats, store_stats
 
     with session_scope() as session:
@@ -133,15 +110,10 @@ def main() -> None:
         sampled, answers = data["agreement"]["sample_units"], data["progress"]["annotations"]
         print(f"compute every figure from scratch: {cold * 1000:,.0f} ms",
               f"({answers:,} annotations, agreement on {sampled:,} sampled tasks)")  # fmt: skip
-        lead = create_user(session, email=f"lead{time.time_ns()}@bench.test", password="long enough pw")
-        session.add(Member(project_id=1, user_id=lead.id, role="lead"))
-        token = create_token(session, user=lead, name="bench")[1]
+        email, token = make_lead(session)
         store_stats(session, project)
-    client = TestClient(create_app())
-    form = {"email": lead.email, "password": "long enough pw", "csrf_token": _csrf(client), "next": "/"}
-    page = client.post("/login", data=form, follow_redirects=False)
-    assert page.status_code == 303, page.text
-    headers = {"Authorization": f"Bearer {token}"}
+    lead = signed_in(email, token)
+    client, headers = lead.client, lead.headers
     warm_page = timed(lambda: client.get("/projects/1/dashboard").raise_for_status(), args.requests)
     warm_api = timed(
         lambda: client.get("/api/v1/projects/1/stats", headers=headers).raise_for_status(), args.requests
@@ -158,15 +130,6 @@ def main() -> None:
         stale_page += timed(lambda: client.get("/projects/1/dashboard").raise_for_status(), 1)
     print(f"dashboard page, figures stale:    {summary(stale_page)} (served at once; a job recomputes them)")
     print("target: the page under 300 ms with 1M annotations")
-
-
-def _csrf(client: object) -> str:
-    import re
-
-    text = client.get("/login").text  # type: ignore[attr-defined]
-    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert match
-    return match.group(1)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def main() -> None:
                 settings=validate_settings(
                     "classification", {"labels": ["billing", "delivery", "account", "other"]}
                 ),
-                llm={"base_url": f"http://127.0.0.1:{port}/v1", "model": "stub", "api_key_env": ""},
+                llm={"base_url": f"http://127.0.0.1:{port}/v1", "model": "stub", "credential": ""},
             )
             session.add(project)
             session.flush()

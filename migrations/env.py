@@ -30,7 +30,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(_url())
+    engine = make_engine(_url(), request_timeouts=False)  # a migration may take long
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -17,6 +17,7 @@ from types import FrameType
 from typing import IO, Any
 
 from mlcore.config import TrainConfig
+from mlcore.lifeline import die_with_parent
 
 EXIT_OK, EXIT_CRASH, EXIT_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
 
@@ -58,6 +59,7 @@ def _fail_input(emit: EventWriter | None, message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    die_with_parent()  # a worker killed outright takes its trainer with it
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m mlcore CONFIG.json", file=sys.stderr)

@@ -27,8 +27,8 @@ def run(
 ) -> RunResult:
     from trl import DPOConfig, DPOTrainer
 
-    # Extra export columns (margin, score_chosen, score_rejected, nulls included) pass through: DPOTrainer's
-    # tokenizing map keeps them and remove_unused_columns drops them before batching.
+    # Extra export columns (margin, score_chosen, score_rejected, nulls included; source) pass through:
+    # DPOTrainer's tokenizing map keeps them and remove_unused_columns drops them before batching.
     train, eval_, precision, tokenizer = prepare("dpo", config, dataset)
     trainer = DPOTrainer(
         model=load_model(config, precision),

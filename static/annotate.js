@@ -1,6 +1,7 @@
 // The annotate page: keyboard-first, one task block at a time, the next one prefetched so that
 // submitting never waits on the network. Results name responses by id, never by position. What differs by
-// kind (the answer, its keys) is the kind's script, static/kinds/<kind>.js, loaded before this one; it
+// kind (the answer, its keys) is the kind's script, static/kinds/<kind>.js, loaded before this one (with
+// static/turns.js, the ratings of a conversation's turns, which takes keys first); it
 // registers hooks in window.annotateKinds: show(section), result(task), apply(section, result), key(event,
 // task), optionally click(opt, task); each also gets `ui` ({check, pressed, say, read}: read(el) gives a
 // response the reading focus).
@@ -68,6 +69,7 @@
     if (task) {
       bind(task);
       if (window.htmx) window.htmx.process(task);  // loads the task's suggestion block
+      window.PreflabComments.taskShown(task.dataset.task);
       startClock();
       task.focus({ preventScroll: true });
       window.scrollTo({ top: 0 });
@@ -139,8 +141,9 @@
   }
 
   const ui = { check, pressed, say, read };
-  const result = () => answer.result(task, ui);
-  const applyResult = (section, res) => answer.apply(section, res, ui);
+  const turns = window.PreflabTurns;  // ratings of a conversation's own turns (static/turns.js)
+  const result = () => turns.result(task, answer.result(task, ui));
+  const applyResult = (section, res) => { answer.apply(section, res, ui); turns.apply(section, res, ui); };
 
   // ---- actions ------------------------------------------------------------------------------
   let busy = false;
@@ -228,6 +231,7 @@
       }
     });
     answer.show(section, ui);
+    turns.show(section, ui);
     if (!reading()) read(section.querySelector(".response") || section.querySelector(".prompt"), { reveal: false });
     // the mouse and Tab move the reading focus too
     section.addEventListener("focusin", readFrom);
@@ -235,11 +239,13 @@
   }
 
   const toggleInstructions = () => { document.getElementById("instructions").hidden ^= true; };
+  const toggleComments = () => window.PreflabComments.toggle(task && task.dataset.task);
 
   window.PreflabKeys.listen({
     help: document.getElementById("keymap"),
     keys: {
       i: toggleInstructions,
+      m: () => { if (!task) return false; toggleComments(); },
       Enter: submit,
       s: skip,
       u: undo,
@@ -248,9 +254,10 @@
       ArrowLeft: () => { if (!task) return false; readNext(-1); },
       ArrowRight: () => { if (!task) return false; readNext(1); },
     },
-    other: (event) => Boolean(task) && answer.key(event, task, ui),
+    other: (event) => Boolean(task) && (turns.key(event, task, ui) || answer.key(event, task, ui)),
     whileTyping(event) {
       if (event.key === "Escape") { event.target.blur(); task && task.focus({ preventScroll: true }); return true; }
+      if (event.target.closest("#comments-panel")) return false;  // a comment types its own keys
       if (event.key === "Enter" && event.ctrlKey) { submit(); return true; }
       return false;  // everything else types
     },
@@ -274,6 +281,7 @@
     else if (action === "undo") undo();
     else if (action === "flag") toggleDialog("flag-dialog");
     else if (action === "help") toggleDialog("keymap");
+    else if (action === "comments") toggleComments();
     else if (action === "instructions") toggleInstructions();
     else if (action === "close-dialog") button.closest("dialog").close();
   });

@@ -1,4 +1,5 @@
-// Review page keys: j/k (or arrows) move between answers, a accept, x reject, c correct, n next task.
+// Review page keys: j/k (or arrows) move between answers, a accept, x reject, c correct, n next task,
+// m the task's comments.
 // The correction forms sit among the answers, so every form field keeps its own keys.
 (function () {
   "use strict";
@@ -33,11 +34,18 @@
     window.location.href = next.href;
     return true;
   }
+  function comments() {
+    const field = document.querySelector("#comments-block [data-comment-body]");
+    if (!field) return false;
+    field.scrollIntoView({ block: "center" });
+    field.focus();
+    return true;
+  }
   const down = () => focusCard(current + 1);
   const up = () => focusCard(current - 1);
   window.PreflabKeys.listen({
     fields: true,
-    keys: { j: down, ArrowDown: down, k: up, ArrowUp: up, a: () => verdict("a"), x: () => verdict("x"), c: correct, n: nextTask },
+    keys: { j: down, ArrowDown: down, k: up, ArrowUp: up, a: () => verdict("a"), x: () => verdict("x"), c: correct, n: nextTask, m: comments },
   });
   document.addEventListener("htmx:afterSwap", () => focusCard(current));
   document.addEventListener("DOMContentLoaded", () => focusCard(0));

@@ -17,6 +17,7 @@ from app.models import (
     Annotation,
     ApiToken,
     Assignment,
+    Credential,
     Job,
     Member,
     Project,
@@ -102,17 +103,44 @@ def make_tasks(session: Session, project: Project, n: int = 3) -> list[Task]:
     return list(session.scalars(select(Task).where(Task.project_id == project.id).order_by(Task.id)))
 
 
+# What the domains send each kind of job as (their TASK_NAME constants), for jobs made here directly.
+JOB_TASKS = {
+    "import": ("import.tasks", "default"),
+    "export": ("export.snapshot", "default"),
+    "prelabel": ("prelabel.run", "default"),
+    "training": ("training.run", "gpu"),
+    "scoring": ("loop.score", "gpu"),
+    "ordering": ("loop.order", "default"),
+    "stats": ("quality.stats", "default"),
+}
+
+
 def make_job(session: Session, project: Project | None, user: User | None, kind: str = "import") -> Job:
+    task_name, queue = JOB_TASKS[kind]
     job = Job(
         kind=kind,
         project_id=project.id if project else None,
         created_by_id=user.id if user else None,
         status="queued",
         params={},
+        task_name=task_name,
+        queue=queue,
+        dispatched_at=utcnow(),
+        dispatches=1,
     )
     session.add(job)
     session.flush()
     return job
+
+
+def make_credential(
+    session: Session, *, name: str | None = None, env_var: str = "TEST_LLM_API_KEY", hosts: str = "127.0.0.1"
+) -> Credential:
+    """A credential row as an administrator's form would leave it (hosts comma-separated)."""
+    credential = Credential(name=name or f"cred-{next(_seq)}", env_var=env_var, hosts=hosts, description="")
+    session.add(credential)
+    session.flush()
+    return credential
 
 
 def make_lease(session: Session, task: Task, user: User, *, minutes: int = 10) -> Assignment:

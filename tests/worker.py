@@ -29,13 +29,16 @@ def worker_process(queue: str, log_name: str, **env: str) -> Iterator[subprocess
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    yield proc
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield proc
+    finally:  # also when the generator is closed (contextlib.closing)
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,20 @@
-"""The Celery application: queues "default" (imports, exports, pre-labeling, queue ordering) and "gpu"
-(training, scoring with a reward model, generating with a trained policy).
+"""The Celery application: queues "default" (imports, exports, pre-labeling, live chats, queue ordering)
+and "gpu" (training, scoring with a reward model, generating with a trained policy).
 No result backend: every task records its outcome on its Job row."""
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 from kombu import Queue
 
 from app.core.config import get_settings
+from app.core.db import get_engine
+from app.jobs.outbox import Sweeper
+from mlcore.lifeline import die_with_parent
+
+die_with_parent()  # under `preflab serve`: the worker ends with the server that started it
 
 settings = get_settings()
 
@@ -15,6 +22,7 @@ celery = Celery(
     "preflab",
     broker=settings.resolved_broker_url,
     include=[
+        "workers.tasks.chat",
         "workers.tasks.imports",
         "workers.tasks.exports",
         "workers.tasks.training",
@@ -39,3 +47,24 @@ if not settings.resolved_broker_url.startswith("sqla+"):
     celery.conf.broker_transport_options = {"visibility_timeout": 7 * 24 * 3600}
 
 app = celery  # `celery -A workers.celery_app worker` finds it under either name
+
+_sweeper: list[Sweeper] = []
+
+
+@signals.worker_ready.connect
+def _start_sweeper(**_: Any) -> None:
+    """Every worker sweeps the jobs (app/jobs/outbox.py): several sweeping at once is safe."""
+    _sweeper.append(Sweeper().start())
+
+
+@signals.worker_shutdown.connect
+def _stop_sweeper(**_: Any) -> None:
+    while _sweeper:
+        _sweeper.pop().stop()
+
+
+@signals.worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    """A pool process forked from the main one (which sweeps) must not share its database connections."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=False)

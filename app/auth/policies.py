@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from app.auth import instance
 from app.core.errors import Forbidden, NotFound
-from app.models import Job, Member, Project, Role, Snapshot, Task, TrainedModel, User
+from app.models import (
+    Annotation,
+    Assignment,
+    Comment,
+    Job,
+    Member,
+    Project,
+    Role,
+    Snapshot,
+    Task,
+    TrainedModel,
+    User,
+)
 
 T = TypeVar("T")
 
@@ -167,6 +180,17 @@ def require_admin(user: User) -> User:
     return user
 
 
+def may_create_projects(session: Session, user: User) -> bool:
+    """Admins always; everyone signed in once an admin turns on the instance setting (off by default)."""
+    return user.is_admin or bool(instance.read(session, "non_admins_create_projects"))
+
+
+def require_project_creator(session: Session, user: User) -> User:
+    if not may_create_projects(session, user):
+        raise Forbidden("only administrators can create projects on this instance")
+    return user
+
+
 # ── loop: the models a project's loop page offers, and checks that refuse with their own error ──
 
 
@@ -184,3 +208,79 @@ def of_project(found: Any, project: Project) -> bool:
     """Whether `found` (a row, or None) belongs to the project: for a caller whose refusal is not a 404
     (a snapshot id in a form that names another project's snapshot)."""
     return found is not None and _project_id_of(found) == project.id
+
+
+# ── comments: members of the project discuss its tasks; an annotation's thread stays blind ──
+
+
+def _worked_on(session: Session, *, task_id: int, user_id: int) -> bool:
+    leased = select(Assignment.id).where(Assignment.task_id == task_id, Assignment.user_id == user_id)
+    answered = select(Annotation.id).where(Annotation.task_id == task_id, Annotation.user_id == user_id)
+    return session.scalar(leased.limit(1)) is not None or session.scalar(answered.limit(1)) is not None
+
+
+def comment_role(session: Session, *, task: Task, user: User) -> Role:
+    """The caller's role where a task's comments are read and written: reviewers and leads discuss every
+    task of their project, an annotator those they were given or answered; anyone else gets a 404."""
+    role = role_in(session, project_id=task.project_id, user=user)
+    if role is None or (role < Role.reviewer and not _worked_on(session, task_id=task.id, user_id=user.id)):
+        raise NotFound(f"task {task.id} not found")
+    return role
+
+
+def sees_annotation_thread(annotation_user_id: int | None, role: Role, user: User) -> bool:
+    """An annotation's comments can reveal its choices: only its author, reviewers and leads read them
+    (blind labeling: another annotator of the task never does)."""
+    return role >= Role.reviewer or is_own(annotation_user_id, user)
+
+
+def readable_comments(stmt: Select[Any], role: Role, user: User) -> Select[Any]:
+    """`stmt` over Comment, narrowed to what the caller may read once comment_role let them in: task-level
+    comments and the threads of annotations they may see."""
+    if role >= Role.reviewer:
+        return stmt
+    mine = select(Annotation.id).where(Annotation.user_id == user.id)
+    return stmt.where(or_(Comment.annotation_id.is_(None), Comment.annotation_id.in_(mine)))
+
+
+def comment_for(session: Session, *, comment_id: int, user: User) -> tuple[Comment, Role]:
+    """A comment the caller may read, with their role on its task; 404 for one they may not see."""
+    missing = f"comment {comment_id} not found"
+    comment = session.get(Comment, comment_id)
+    task = session.get(Task, comment.task_id) if comment is not None else None
+    if comment is None or task is None:
+        raise NotFound(missing)
+    try:
+        role = comment_role(session, task=task, user=user)
+    except NotFound:
+        raise NotFound(missing) from None
+    if comment.annotation_id is not None:
+        owner = session.scalar(select(Annotation.user_id).where(Annotation.id == comment.annotation_id))
+        if not sees_annotation_thread(owner, role, user):
+            raise NotFound(missing)
+    return comment, role
+
+
+def may_read_comment(session: Session, *, comment: Comment, user: User) -> bool:
+    """Whether someone (a person mentioned, a thread's author) may read the comment: nobody is notified
+    of a comment they could not open."""
+    try:
+        comment_for(session, comment_id=comment.id, user=user)
+    except NotFound:
+        return False
+    return True
+
+
+def is_comment_author(comment: Comment, user: User) -> bool:
+    return is_own(comment.author_id, user)
+
+
+def may_resolve(comment: Comment, role: Role, user: User) -> bool:
+    """A thread is resolved (or reopened) by its author, a reviewer or a lead."""
+    return role >= Role.reviewer or is_comment_author(comment, user)
+
+
+def require_comment_author(comment: Comment, user: User, *, doing: str) -> Comment:
+    if not is_comment_author(comment, user):
+        raise Forbidden(f"only a comment's author can {doing} it")
+    return comment

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from app.auth import throttle
 from app.auth.audit import record
 from app.auth.policies import own
+from app.auth.token_use import token_use
 from app.core.config import get_settings
-from app.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.security import hash_api_token, hash_password, new_api_token, verify_password
-from app.models import ApiToken, LoginAttempt, User, utcnow
+from app.models import ApiToken, User, utcnow
 
 MIN_PASSWORD, MAX_PASSWORD = 8, 500
 
@@ -29,7 +32,7 @@ def create_user(
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput(f"'{email}' is not an e-mail address")
-    _check_new_password(password)
+    check_new_password(password)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with e-mail {email} already exists")
     user = User(
@@ -50,7 +53,7 @@ def create_user(
     return user
 
 
-def _check_new_password(password: str) -> None:
+def check_new_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(
             f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
@@ -64,49 +67,60 @@ def get_user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def _refuse_past_failure_limit(session: Session, *, email: str, client: str) -> None:
-    settings = get_settings()
-    since = utcnow() - timedelta(seconds=settings.login_window_s)
-    failures = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.created_at >= since, or_(LoginAttempt.email == email, LoginAttempt.client == client)
-        )
-    )
-    if (failures or 0) >= settings.login_max_failures:
-        raise TooManyRequests("too many failed logins; wait a few minutes and try again")
-
-
-def authenticate(session: Session, *, email: str, password: str, client: str) -> User | None:
-    """The user if the password is right; counts failures and refuses (429) past the limit."""
+def authenticate(
+    session: Session, *, email: str, password: str, client: str, devices: Mapping[int, str] | None = None
+) -> User | None:
+    """The user if the password is right, else None; refuses (429) while the attempt's key is locked.
+    `devices`: the users this browser has signed in as before (its device cookie). Such a login counts
+    against that device alone, so others' guesses at the account never lock its owner out; any other
+    login counts against the account, and its failures against the client address too."""
+    settings, now = get_settings(), utcnow()
     email = email.strip().lower()
-    _refuse_past_failure_limit(session, email=email, client=client)
-    user = session.scalar(select(User).where(User.email == email))
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        if user is None:
-            verify_password(None, password)
-        session.add(LoginAttempt(email=email, client=client))
-        session.flush()
+    user = session.scalar(select(User).where(User.email == email[:320]))
+    nonce = (devices or {}).get(user.id) if user is not None else None
+    if nonce is not None and user is not None:
+        key = throttle.device_key(user.id, nonce)
+        throttle.reserve(session, key, limit=settings.login_max_failures, now=now, what="in this browser")
+    else:
+        address = throttle.address_key(client)
+        throttle.refuse_if_locked(session, address, now=now, what="from your address")
+        key = throttle.account_key(email)
+        throttle.reserve(session, key, limit=settings.login_max_failures, now=now, what="for this account")
+    right = verify_password(user.password_hash if user is not None else None, password)
+    if user is None or not user.is_active or not right:
+        if nonce is None:
+            limit = settings.login_max_failures_per_address
+            throttle.count_failure(session, throttle.address_key(client), limit=limit, now=now)
         return None
-    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-    user.last_login_at = utcnow()
+    throttle.clear(session, key, now=now)
+    user.last_login_at = now
     return user
 
 
-def change_password(session: Session, *, user: User, current: str, new: str, client: str) -> None:
-    """Change one's own password (Argon2), audited. A wrong current password counts as a failed login,
-    so this form is no way round the login's limit on guesses; the caller commits that count."""
-    _refuse_past_failure_limit(session, email=user.email, client=client)
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+    """Change one's own password (Argon2), audited. A wrong current password counts, as a failed login
+    does, against this user's own password-change count: a signed-in session is a known device, so the
+    form is no way round the limit on guesses and is never locked by others' guesses at the account.
+    The caller commits that count."""
+    key, now = throttle.password_key(user.id), utcnow()
+    limit = get_settings().login_max_failures
+    throttle.reserve(session, key, limit=limit, now=now, what="at the current password")
     if not verify_password(user.password_hash, current):
-        session.add(LoginAttempt(email=user.email, client=client))
-        session.flush()
         raise InvalidInput("the current password is wrong", field="current_password")
-    _check_new_password(new)
+    throttle.clear(session, key, now=now)
+    check_new_password(new)
     if new == current:
         raise InvalidInput("the new password is the current one; choose another", field="password")
     user.password_hash = hash_password(new)
+    end_sessions(session, user)
     record(session, "user.password_change", user_id=user.id, target=("user", user.id))
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the user out of every browser session: a cookie issued before this is refused from now on.
+    Counted in SQL, so two logouts at once both count. API tokens are not sessions; they stay."""
+    user.session_generation = User.session_generation + 1
+    session.flush()  # the new value is read back at once: the caller's own cookie takes it
 
 
 def create_token(session: Session, *, user: User, name: str = "") -> tuple[ApiToken, str]:
@@ -137,9 +151,10 @@ def user_for_token(session: Session, raw: str) -> User | None:
         return None
     user, token_id, last_used_at = row
     now = utcnow()
-    # Write last-used at most once a minute: a busy script should not turn every read into a write.
+    # Last use to the minute, noted in memory and written by app/auth/token_use.py in a transaction of
+    # its own: never in the request's, where the row lock would last as long as the request.
     if last_used_at is None or now - last_used_at > timedelta(minutes=1):
-        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        token_use.note(token_id, now)
     return user
 
 

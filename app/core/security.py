@@ -1,4 +1,4 @@
-"""Password hashing, API tokens, CSRF tokens."""
+"""Password hashing, API tokens, CSRF tokens, device cookies."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.core.config import get_settings
 
@@ -61,3 +62,37 @@ def pseudonym(project_id: int, user_id: int | None) -> str | None:
         return None
     key = f"{get_settings().resolved_secret_key}:{project_id}".encode()
     return f"annotator-{hmac.new(key, str(user_id).encode(), hashlib.sha256).hexdigest()[:10]}"
+
+
+# A device cookie says "this browser has signed in as these users before" (OWASP's device cookies): a
+# signed map of user id -> a random nonce, set on each successful login. Logins from such a browser are
+# counted against the device, not the account (app/auth/throttle.py). A few users per browser at most.
+DEVICE_COOKIE = "preflab_device"
+DEVICE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
+DEVICE_USERS_MAX = 5
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().resolved_secret_key, salt="preflab-device")
+
+
+def read_device_cookie(raw: str | None) -> dict[int, str]:
+    """The users this browser has signed in as, with their nonces; {} for a missing, forged or old cookie."""
+    if not raw or len(raw) > 4096:
+        return {}
+    try:
+        data = _device_signer().loads(raw, max_age=DEVICE_COOKIE_MAX_AGE_S)
+    except BadSignature:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {int(k): v for k, v in data.items() if str(k).isdigit() and isinstance(v, str) and v}
+
+
+def device_cookie_with(devices: dict[int, str], user_id: int) -> str:
+    """The cookie after `user_id` signed in: their nonce kept (or a new one), first; the oldest dropped."""
+    entries = {user_id: devices.get(user_id) or secrets.token_urlsafe(16)}
+    for uid, nonce in devices.items():
+        if len(entries) < DEVICE_USERS_MAX:
+            entries.setdefault(uid, nonce)
+    return _device_signer().dumps({str(uid): nonce for uid, nonce in entries.items()})

@@ -1,4 +1,5 @@
-"""First start: an admin whose password is printed once, and a demo project per kind."""
+"""First start: an admin whose password is printed once, and a demo project per kind (the chat demo's
+endpoint is the stub server `preflab serve` runs beside it)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def seed_demo(session: Session, *, admin_password: str | None = None) -> tuple[s
                 settings=spec["settings"],
             ),
         )
+        if spec.get("llm"):  # the chat demo talks to the stub `preflab serve` starts (app/web/llm_stub.py)
+            project.llm = spec["llm"]
+        if not spec.get("file"):  # a chat project's tasks come from its conversations
+            continue
         lines = (DEMO_DIR / spec["file"]).read_bytes().splitlines()
         rows = ((n, orjson.loads(line)) for n, line in enumerate(lines, 1))
         import_inline(session, project=project, raw_rows=rows, actor_id=admin.id, source="demo seed")

@@ -31,6 +31,7 @@ RAW_SCHEMA = pa.schema(
         ("prompt", pa.string()),
         ("responses", pa.string()),
         ("gold", pa.string()),
+        ("meta", pa.string()),
         ("annotations", pa.string()),
         ("reviews", pa.string()),
         ("suggestions", pa.string()),
@@ -46,6 +47,7 @@ class TaskRecord:
     responses: list[dict[str, Any]]
     gold: Any
     votes: list[Vote] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # raw format only
     # raw format only: every annotation, review and suggestion as stored
     annotations: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
@@ -106,6 +108,12 @@ class Shape:
             return []
         return self.kind.export_rows(fmt, task, self.form, dropped)
 
+    def sources(self) -> tuple[str, ...]:
+        """Where rows come from ("choice", "edit"), for the manifest's rows_by_source; () for raw rows and
+        kinds without rewrites."""
+        fmt = self.request.format
+        return () if fmt == "raw" else self.kind.export_sources(fmt, self.form)
+
     def pseudonym(self, user_id: int | None) -> str | None:
         return pseudonym(self.project_id, user_id)
 
@@ -121,6 +129,7 @@ class Shape:
             "prompt": text(task.prompt),
             "responses": text(task.responses),
             "gold": text(task.gold) if task.gold is not None else None,
+            "meta": text(task.meta),
             "annotations": text(annotations),
             "reviews": text(reviews),
             "suggestions": text(task.suggestions),

@@ -82,7 +82,7 @@ def annotator_trust(
 
 
 def _task_filter(project_id: int, request: ExportRequest) -> list[Any]:
-    where: list[Any] = [Task.project_id == project_id, Task.status != "closed"]
+    where: list[Any] = [Task.project_id == project_id, Task.status.in_(("open", "done"))]
     if not request.filters.include_gold:
         where.append(Task.gold.is_(None))
     return where
@@ -117,14 +117,18 @@ def _corrected_result() -> Any:
 def _read_batches(conn: Connection, project_id: int, request: ExportRequest) -> Iterator[list[TaskRecord]]:
     last = 0
     where = _task_filter(project_id, request)
-    cols = (Task.id, Task.external_id, Task.prompt, Task.responses, Task.gold)
+    raw = request.format == "raw"  # only raw writes a task's meta: the other formats never read it
+    cols = (Task.id, Task.external_id, Task.prompt, Task.responses, Task.gold, *((Task.meta,) if raw else ()))
     while True:
         rows = conn.execute(
             select(*cols).where(*where, Task.id > last).order_by(Task.id).limit(TASK_BATCH)
         ).all()
         if not rows:
             return
-        yield [TaskRecord(r[0], r[1], r[2], list(r[3] or []), r[4]) for r in rows]
+        yield [
+            TaskRecord(r[0], r[1], r[2], list(r[3] or []), r[4], meta=(r[5] or {}) if raw else {})
+            for r in rows
+        ]
         last = rows[-1][0]
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.db import DbId
 from app.core.errors import InvalidInput
 from app.kinds import kind_of
 from app.models import Project
@@ -34,8 +35,8 @@ class Filters(_Strict):
     reviewed_only: bool = Field(False, description="only annotations a reviewer accepted or corrected")
     date_from: datetime | None = Field(None, description="annotations created at or after")
     date_to: datetime | None = Field(None, description="annotations created before")
-    annotators: list[int] = Field(default_factory=list, description="only these annotators (user ids)")
-    exclude_annotators: list[int] = Field(default_factory=list)
+    annotators: list[DbId] = Field(default_factory=list, description="only these annotators (user ids)")
+    exclude_annotators: list[DbId] = Field(default_factory=list)
     include_gold: bool = Field(False, description="gold tasks are left out unless asked for")
 
     @field_validator("date_from", "date_to")
@@ -65,6 +66,12 @@ class Aggregation(_Strict):
         "auto", description="auto: chat form when any prompt of the project is a message list"
     )
     sft_style: Literal["auto", "messages", "prompt_completion"] = "auto"
+    edit_pairs: Literal["all", "choices", "edits"] = Field(
+        "all",
+        description="projects with rewrites (edits on), preference and kto: all rows; choices: only the rows "
+        "of the annotators' choices (as without rewrites); edits: only the rows of rewrites (edited ≻ each "
+        "response; kto: the rewrite desirable, the response it replaced undesirable)",
+    )
 
 
 class Split(_Strict):
@@ -112,6 +119,13 @@ class ExportRequest(_Strict):
         if agg.criterion is not None and agg.criterion not in criteria:
             raise InvalidInput(
                 f"criterion must be one of the rating criteria {criteria}", field="aggregation.criterion"
+            )
+        if agg.edit_pairs != "all" and not project_kind.exports_rewrites(project.settings):
+            raise InvalidInput(
+                f"edit_pairs {agg.edit_pairs!r} chooses between choice and rewrite rows, and this "
+                f"{project_kind.name} project takes no rewrites (pairwise and ranking projects do when their "
+                "edits setting is on): leave edit_pairs at all",
+                field="aggregation.edit_pairs",
             )
         return self
 

@@ -52,6 +52,8 @@ def write_snapshot(
     weights, trust = annotator_trust(conn, project, request)
     dropped: Counter[str] = Counter()
     seen: Counter[str] = Counter()
+    sources = shape.sources()
+    by_source = dict.fromkeys(sources, 0)  # one source: every row is its; several: each row names its own
     done = exported_tasks = 0
     try:
         for batch in task_batches(conn, project.id, request, seen, weights):
@@ -62,6 +64,11 @@ def write_snapshot(
                     side = split_of(prompt_key(task.prompt), request.split) if len(names) > 1 else "train"
                     for row in rows:
                         writer.add(side, row)
+                    if len(sources) == 1:
+                        by_source[sources[0]] += len(rows)
+                    elif sources:
+                        for row in rows:
+                            by_source[row["source"]] += 1
             done += len(batch)
             if on_progress is not None:
                 on_progress(Progress(done, extent.tasks))
@@ -84,6 +91,7 @@ def write_snapshot(
             "rule": "sha256(seed, prompt text): one prompt, one side",
         },
         "counts": {name: files[name]["rows"] for name in names},
+        **({"rows_by_source": by_source} if sources else {}),
         "files": files,
         "tasks": {
             "considered": extent.tasks,

@@ -5,8 +5,10 @@ mid-import leaves nothing behind and the redelivered message starts clean; progr
 through a second connection meanwhile.
 SQLite has one writer at a time, and a long import transaction would stall every annotator. There
 the file is checked whole first (nothing written), then written in batches that each commit with
-the job's progress, letting other writers in between. Rows carry the job's id: a cancel, or the
-retry after a crash, removes what the attempt wrote, so the outcome is still all or nothing."""
+the job's progress, letting other writers in between. The batches are written as "importing", which
+no annotator is handed and no export reads, and the job's last transaction opens them all. Rows carry
+the job's id: a cancel, or the retry after a crash, removes what the attempt wrote, so the outcome is
+still all or nothing."""
 
 from __future__ import annotations
 
@@ -15,16 +17,16 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
 from app.core.db import get_engine, session_scope
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows
-from app.imports.service import ImportResult, import_rows, record_import, validate_file
+from app.imports.service import IMPORTING, ImportResult, import_rows, record_import, validate_file
 from app.imports.shapes import parse_mapping
-from app.jobs.runtime import RunningJob, append_log, create_job, record_progress, run_job
+from app.jobs.runtime import ENDED, RunningJob, append_log, create_job, record_progress, run_job
 from app.models import Job, Project, Task, User
 
 TASK_NAME = "import.tasks"
@@ -50,9 +52,25 @@ def start_import_job(
     )
 
 
-def _remove_rows_of(session: Session, job_id: int) -> int:
-    stmt = delete(Task).where(Task.import_job_id == job_id, Task.annotation_count == 0)
+def _remove_rows_of(session: Session, job_id: int, project_id: int) -> int:
+    """What this job's earlier attempts wrote, and what ended imports of the project left behind (their
+    jobs failed once their worker died for the last time, with nobody left to clean up)."""
+    ended = select(Job.id).where(Job.project_id == project_id, Job.of_kind("import"), Job.status.in_(ENDED))
+    stmt = delete(Task).where(
+        Task.project_id == project_id,
+        or_(
+            and_(Task.import_job_id == job_id, Task.annotation_count == 0),
+            and_(Task.status == IMPORTING, Task.import_job_id.in_(ended)),
+        ),
+    )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _open_rows_of(session: Session, job_id: int) -> None:
+    """SQLite: the batches were written unseen; the job's last transaction opens them all."""
+    session.execute(
+        update(Task).where(Task.import_job_id == job_id, Task.status == IMPORTING).values(status="open")
+    )
 
 
 def run_import_job(job_id: int) -> str:
@@ -79,7 +97,7 @@ def run_import_job(job_id: int) -> str:
             if job.status == "succeeded":
                 return
             if sqlite:  # batches committed as they went: take them back out
-                _remove_rows_of(session, job_id)
+                _remove_rows_of(session, job_id, project_id)
             if job.status != "queued":  # a retry reads the file again
                 path.unlink(missing_ok=True)
 
@@ -96,7 +114,7 @@ def run_import_job(job_id: int) -> str:
                 return _reject(run, ImportRejected(report.errors, report.error_count))
             total_rows = max(report.rows, 1)
             with session_scope() as session:
-                removed = _remove_rows_of(session, job_id)  # an earlier attempt that crashed
+                removed = _remove_rows_of(session, job_id, project_id)  # an earlier attempt that crashed
                 if removed:
                     append_log(
                         session.get_one(Job, job_id), f"removed {removed} rows of an interrupted attempt"
@@ -124,7 +142,10 @@ def run_import_job(job_id: int) -> str:
                     mapping=mapping,
                     job_id=job_id,
                     on_batch=on_batch,
+                    status=IMPORTING if sqlite else "open",
                 )
+                if sqlite:
+                    _open_rows_of(session, job_id)
                 run.finish_in(
                     session,
                     "succeeded",

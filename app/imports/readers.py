@@ -26,14 +26,18 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
+from app.core.config import get_settings
+from app.imports.json_items import ItemLimits, excess, stream_items
+from app.imports.json_items import Refused as _Refused
 from app.imports.shapes import CsvRow, RowError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 _BUFFER = 1 << 20
 _SPACE = b" \t\r\n"
-_CSV_FIELD_LIMIT = 256 * 1024 * 1024  # one cell may hold a long response
 _UTF8_HINT = "save the file as UTF-8"
+_SNIFF_LIMIT = 64 * 1024  # leading blank space looked through to find the first byte
+_RATIO_FLOOR = 1 << 20  # small files may compress well beyond any ratio; judge the ratio past this
 
 _JSONL_EXTENSIONS = frozenset({".jsonl", ".ndjson", ".jsonlines"})
 
@@ -64,6 +68,55 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
+class _Inflated(io.RawIOBase):
+    """Decompressed content that stops at `max_bytes` and at `max_ratio` times the compressed bytes read,
+    so a small gzip cannot expand into unbounded work (the upload limit covers what is decompressed too)."""
+
+    def __init__(self, source: Any, compressed: _Counted, *, max_bytes: int, max_ratio: int) -> None:
+        super().__init__()
+        self._source, self._compressed = source, compressed
+        self._max_bytes, self._max_ratio = max_bytes, max_ratio
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        n = len(data)
+        memoryview(buffer).cast("B")[:n] = data
+        self.size += n
+        if self.size > self._max_bytes:
+            raise _Refused(
+                f"the file decompresses to more than {self._max_bytes // 2**20} MB (PREFLAB_MAX_UPLOAD_MB)"
+            )
+        if self.size > _RATIO_FLOOR and self.size > self._max_ratio * max(self._compressed.size, 1):
+            raise _Refused(
+                f"the file decompresses to more than {self._max_ratio} times its size "
+                "(PREFLAB_MAX_GZIP_RATIO); is it a zip bomb?"
+            )
+        return n
+
+
+class _Counted(io.RawIOBase):
+    """A raw stream that counts the bytes read through it."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self._source = source
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        n = len(data)
+        memoryview(buffer).cast("B")[:n] = data
+        self.size += n
+        return n
+
+
 def _rewind(head: bytes, rest: Any) -> io.BufferedReader:
     return io.BufferedReader(_Prefixed(head, rest), buffer_size=_BUFFER)
 
@@ -81,26 +134,37 @@ def _read_head(stream: Any, size: int) -> bytes:
 
 def _open(stream: Any) -> tuple[io.BufferedReader, bytes]:
     """The decompressed content without BOM, and its first non-space byte (b"" for an empty file)."""
+    settings = get_settings()
     head = _read_head(stream, 2)
     source: Any = _rewind(head, stream)
     if head == _GZIP_MAGIC:
-        source = gzip.GzipFile(fileobj=source, mode="rb")
+        compressed = _Counted(source)
+        inflated = gzip.GzipFile(fileobj=compressed, mode="rb")
+        source = io.BufferedReader(
+            _Inflated(
+                inflated,
+                compressed,
+                max_bytes=settings.max_upload_mb * 2**20,
+                max_ratio=settings.max_gzip_ratio,
+            ),
+            buffer_size=_BUFFER,
+        )
     head = _read_head(source, 3)
     if head == _BOM:
         head = b""
-    sniffed = head
-    while True:
-        stripped = sniffed.lstrip(_SPACE)
-        if stripped:
-            first = stripped[:1]
-            break
-        chunk = source.read(64 * 1024)
+    chunks = [head]
+    seen = len(head)
+    first = head.lstrip(_SPACE)[:1]
+    while not first:
+        if seen > _SNIFF_LIMIT:
+            raise _Refused(f"the file starts with more than {_SNIFF_LIMIT // 1024} KB of blank space")
+        chunk = source.read(4096)
         if not chunk:
-            first = b""
             break
-        head += chunk
-        sniffed = chunk
-    return _rewind(head, source), first
+        chunks.append(chunk)
+        seen += len(chunk)
+        first = chunk.lstrip(_SPACE)[:1]
+    return _rewind(b"".join(chunks), source), first
 
 
 def _extension(filename: str) -> str:
@@ -119,17 +183,49 @@ def _bad_utf8(data: bytes) -> str | None:
     return None
 
 
+def _row_limit() -> int:
+    return get_settings().max_row_kb * 1024
+
+
+def _too_long(what: str, line: int) -> _Refused:
+    return _Refused(
+        f"{what} is longer than {get_settings().max_row_kb} KB (PREFLAB_MAX_ROW_KB); "
+        "split the row or raise the limit",
+        line,
+    )
+
+
+def _lines(source: io.BufferedReader, start: int) -> Iterator[tuple[int, bytes]]:
+    """Numbered physical lines, refusing one longer than the row limit before reading the rest of it."""
+    limit = _row_limit()
+    number = start
+    while line := source.readline(limit + 1):
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise _too_long(f"line {number}", number)
+        yield number, line
+
+
 def _jsonl(source: io.BufferedReader, start: int = 0) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    for number, line in enumerate(source, start + 1):
+    limits = ItemLimits.configured()
+    for number, line in _lines(source, start):
         if line.isspace():
             continue
         try:
-            yield number, loads(line)
+            row = loads(line)
         except decode_error as err:
             message = _bad_utf8(line) or f"not valid JSON: {err.msg} at column {err.colno}"
             yield number, RowError(message)
+            continue
+        # Only a line with that many brackets or bytes can break the limits: most lines skip the walk.
+        if len(line) > limits.values or line.count(b"[") + line.count(b"{") > limits.depth:
+            problem = excess(row, limits)
+            if problem:
+                yield number, RowError(f"the row {problem}")
+                continue
+        yield number, row
 
 
 def _ijson_message(err: Exception) -> str:
@@ -141,11 +237,11 @@ def _ijson_message(err: Exception) -> str:
     return f"not valid JSON: {text.strip()}"
 
 
-def _json_values(source: io.BufferedReader, prefix: str, **options: Any) -> Iterator[tuple[int, Any]]:
+def _json_values(source: io.BufferedReader, *, in_list: bool) -> Iterator[tuple[int, Any]]:
     """Items of a JSON document (numbered from 1); a broken document ends with one RowError."""
     number = 0
     try:
-        for number, item in enumerate(ijson.items(source, prefix, use_float=True, **options), 1):
+        for number, item in stream_items(source, in_list=in_list):
             yield number, item
     except (ijson.JSONError, UnicodeDecodeError) as err:
         yield (
@@ -157,36 +253,40 @@ def _json_values(source: io.BufferedReader, prefix: str, **options: Any) -> Iter
 def _json_objects(source: io.BufferedReader) -> Iterator[tuple[int, Any]]:
     """A file starting with "{": JSON Lines when its first line is a whole object, else one (or more)
     pretty-printed objects."""
-    first = source.readline()
+    first = source.readline(_row_limit() + 1)
     try:
         complete = isinstance(orjson.loads(first), dict)
     except orjson.JSONDecodeError:
         complete = False
     if complete:
-        yield 1, orjson.loads(first)
-        yield from _jsonl(source, start=1)
+        yield from _jsonl(_rewind(first, source))
     else:
-        yield from _json_values(_rewind(first, source), "", multiple_values=True)
+        yield from _json_values(_rewind(first, source), in_list=False)
 
 
 class _Lines:
     """Decoded physical lines for the csv module, counting them and noting lines that are not UTF-8."""
 
-    __slots__ = ("bad", "count", "source")
+    __slots__ = ("bad", "count", "limit", "record", "source")
 
     def __init__(self, source: io.BufferedReader) -> None:
         self.source = source
         self.count = 0
         self.bad = 0  # first line of the current record that was not UTF-8
+        self.limit = _row_limit()
+        self.record = 0  # bytes of the current record so far (a quoted cell may span lines)
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        line = self.source.readline()
+        line = self.source.readline(self.limit + 1 - self.record)
         if not line:
             raise StopIteration
         self.count += 1
+        self.record += len(line)
+        if self.record > self.limit:
+            raise _too_long(f"the row at line {self.count}", self.count)
         try:
             return line.decode("utf-8")
         except UnicodeDecodeError:
@@ -196,9 +296,9 @@ class _Lines:
 
 
 def _csv(source: io.BufferedReader, delimiter: str) -> Iterator[tuple[int, Any]]:
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
     lines = _Lines(source)
+    if csv.field_size_limit() < lines.limit:
+        csv.field_size_limit(lines.limit)
     reader = csv.reader(lines, delimiter=delimiter)
     header: list[str] | None = None
     keep: list[int] = []
@@ -214,7 +314,7 @@ def _csv(source: io.BufferedReader, delimiter: str) -> Iterator[tuple[int, Any]]
             yield end + 1, RowError(f"not valid CSV: {err}")
             return
         start, end = end + 1, lines.count
-        bad, lines.bad = lines.bad, 0
+        bad, lines.bad, lines.record = lines.bad, 0, 0
         if not any(fields):
             continue
         if bad:
@@ -263,7 +363,7 @@ def _rows(source: io.BufferedReader, first: bytes, extension: str) -> Iterator[t
     elif extension == ".tsv":
         yield from _csv(source, "\t")
     elif first == b"[":
-        yield from _json_values(source, "item")
+        yield from _json_values(source, in_list=True)
     elif first == b"{":
         yield from _json_objects(source)
     elif extension == ".json":
@@ -286,6 +386,8 @@ def read_rows(stream: BinaryIO, *, filename: str) -> Iterator[tuple[int, Any | R
         for item in _rows(source, first, _extension(filename)):
             last = item[0]
             yield item
+    except _Refused as err:
+        yield err.line or last + 1, RowError(str(err))
     except (OSError, EOFError, zlib.error) as err:
         yield (
             last + 1,

@@ -26,6 +26,7 @@ from app.core.config import get_settings
 from app.core.errors import ImportRejected
 from app.imports.readers import read_rows
 from app.imports.shapes import ImportMapping, RowError, TaskRow, normalize_row
+from app.imports.shapes.rows import refuse_nul
 from app.models import Project, Task, utcnow
 
 MAX_ERRORS = 50
@@ -56,10 +57,13 @@ _PG_FROM_STAGE = (
     f"SELECT {_STAGE_COLUMNS}, 'open', 0 FROM preflab_import_stage "
     "ON CONFLICT (project_id, dedupe_key) DO NOTHING"
 )
+# SQLite: a job's batches commit as they go, as status 'importing' (never handed out, counted or exported);
+# the job's last transaction opens them all at once (IMPORTING below).
 _SQLITE_INSERT = (
-    f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', 0, ?, ?) "
+    f"INSERT INTO tasks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
     "ON CONFLICT (project_id, dedupe_key) DO NOTHING"
 )
+IMPORTING = "importing"
 
 
 @dataclass
@@ -90,16 +94,20 @@ def _dump(value: Any) -> str | None:
 class TaskWriter:
     """Bulk writes through the session's own connection, so rows join the current transaction."""
 
-    def __init__(self, session: Session, *, project_id: int, job_id: int | None = None) -> None:
+    def __init__(
+        self, session: Session, *, project_id: int, job_id: int | None = None, status: str = "open"
+    ) -> None:
         self.session = session
         self.project_id = project_id
         self.job_id = job_id
         self.dialect = session.get_bind().dialect.name
+        self.status = status  # SQLite only: PostgreSQL writes in one transaction, always "open"
 
     def params(self, rows: Iterable[TaskRow]) -> list[tuple[Any, ...]]:
         """Rows as insert parameters, serialized (CPU work that can run beside the database's)."""
         now = utcnow()
         created: Any = now if self.dialect == "postgresql" else now.strftime("%Y-%m-%d %H:%M:%S.%f")
+        status = () if self.dialect == "postgresql" else (self.status,)  # COPY stages it without one
         return [
             (
                 self.project_id,
@@ -110,6 +118,7 @@ class TaskWriter:
                 _dump(row.meta),
                 row.priority,
                 _dump(row.gold),
+                *status,
                 self.job_id,
                 created,
             )
@@ -156,7 +165,9 @@ def _rows(
             result.add_error(line, str(raw))
             continue
         try:
-            yield normalize_row(raw, mapping=mapping)
+            row = normalize_row(raw, mapping=mapping)
+            refuse_nul(row)
+            yield row
         except RowError as exc:
             result.add_error(line, str(exc))
 
@@ -172,13 +183,14 @@ def import_rows(
     mapping: ImportMapping | None = None,
     job_id: int | None = None,
     on_batch: Callable[[ImportResult], None] | None = None,
+    status: str = "open",
 ) -> ImportResult:
     """Validate and write in one pass inside the caller's transaction; raises ImportRejected (the caller
     rolls back) when any row is bad. Parsing runs in a second thread while the database writes the
     previous batch: the database driver releases the GIL while it waits, so both cores work.
     `on_batch` sees the counts after each batch (progress, cancel: it may raise to stop)."""
     result = ImportResult()
-    writer = TaskWriter(session, project_id=project_id, job_id=job_id)
+    writer = TaskWriter(session, project_id=project_id, job_id=job_id, status=status)
     batch_size = get_settings().import_batch_size
     batches: queue.Queue[Any] = queue.Queue(maxsize=4)
     stop = threading.Event()

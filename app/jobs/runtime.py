@@ -1,8 +1,10 @@
 """The one job runtime: every kind of background work (import, export, prelabel, training, scoring, ordering,
 stats) is a Job row that goes `queued → running → succeeded | failed | cancelled` through these functions.
 
-The web creates a job (its task is sent after the commit), requests a cancel, and reads it (a running job
-whose worker stopped beating is failed there, whatever its kind). A worker runs it inside `run_job`, which
+The web creates a job (its task is sent after the commit; the row is an outbox that app/jobs/outbox.py
+sends again while nothing claims it), requests a cancel, and reads it. A running job holds a lease: its
+worker beats the heartbeat from a thread, and a job whose worker stopped beating is recovered (sent
+again, or ended) by the outbox, whatever its kind. A worker runs it inside `run_job`, which
 claims it, hands the runner a `RunningJob` and turns however the runner stops into the job's end:
 a requested cancel into "cancelled", the runner's own errors into "failed" at once, and transient errors
 (the database or the broker away for a moment) into a retry: the job goes back to "queued" and the
@@ -22,7 +24,7 @@ from typing import Any
 import kombu.exceptions
 import redis.exceptions
 import sqlalchemy.exc
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
@@ -73,11 +75,42 @@ def create_job(
     user_id: int | None,
     queue: str = "default",
 ) -> Job:
-    job = Job(kind=kind, params=params, project_id=project_id, created_by_id=user_id, status="queued")
+    """A queued job, committed with the caller's rows; its task goes to the broker after the commit. The
+    row is the outbox: should that send fail (the broker is down) or the message be lost (a broker
+    restarted without persistence), app/jobs/outbox.py sends it again until a worker claims the job."""
+    job = Job(
+        kind=kind,
+        params=params,
+        project_id=project_id,
+        created_by_id=user_id,
+        status="queued",
+        task_name=task_name,
+        queue=queue,
+    )
     session.add(job)
     session.flush()
-    enqueue_after_commit(session, task_name, args=[job.id], queue=queue)
+    send_job(session, job)
     return job
+
+
+def send_job(session: Session, job: Job) -> None:
+    """Send the job's task once the session commits, and note it; a failed send is noted as not sent."""
+    assert job.task_name is not None
+    job.dispatched_at = utcnow()
+    job.dispatches += 1
+    job_id = job.id
+    enqueue_after_commit(
+        session, job.task_name, args=[job_id], queue=job.queue, on_failure=lambda: _not_sent(job_id)
+    )
+
+
+def _not_sent(job_id: int) -> None:
+    """The broker refused the send: clear the mark, so the next sweep sends it at once."""
+    try:
+        with session_scope() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(dispatched_at=None))
+    except Exception as exc:  # the sweep still sends it, only later (when its grace has passed)
+        log.warning("job %s: could not note the failed send: %s", job_id, exc)
 
 
 def claim_job(session: Session, job_id: int, kind: str) -> Job | None:
@@ -94,7 +127,10 @@ def _claim(session: Session, job_id: int, kind: str) -> tuple[Job | None, bool]:
     if job.cancel_requested:
         finish_job(job, "cancelled")
         return None, False
-    interrupted = job.status == "running"
+    if job.status == "running" and not is_stale(job):
+        return None, False  # a live worker holds it: this is a second copy of its message
+    interrupted = job.status == "running" or job.interrupted
+    job.interrupted = False
     job.status = "running"
     job.attempts += 1
     now = utcnow()
@@ -128,29 +164,25 @@ def finish_job(job: Job, status: str, *, error: str | None = None) -> None:
 
 
 def request_cancel(session: Session, job: Job) -> Job:
-    """A queued job is cancelled at once (its message finds nothing to do); a running one is asked to
-    stop, and its runner ends it at its next progress report."""
-    if job.status == "queued":
+    """A queued job, or a running one whose worker stopped, is cancelled at once (a message that comes
+    later finds nothing to do); a running one is asked to stop, and its runner ends it at its next
+    progress report."""
+    if job.status == "queued" or is_stale(job):  # no worker holds it: nobody else would end it
         finish_job(job, "cancelled")
+        append_log(job, "cancelled")
     elif job.status == "running":
         job.cancel_requested = True
     return job
 
 
-def mark_if_stale(job: Job) -> Job:
-    """A running job whose worker stopped beating is failed, so no job stays "running" forever."""
+def is_stale(job: Job) -> bool:
+    """A running job whose worker stopped beating (it died, or lost the database for too long)."""
+    if job.status != "running":
+        return False
     last = job.heartbeat_at or job.started_at
-    if job.status != "running" or last is None:
-        return job
-    silent = utcnow() - last
-    if silent > timedelta(seconds=get_settings().job_heartbeat_timeout_s):
-        finish_job(
-            job,
-            "failed",
-            error=f"its worker stopped: no heartbeat for {int(silent.total_seconds())} s "
-            f"(last at {last:%Y-%m-%d %H:%M:%S} UTC)",
-        )
-    return job
+    if last is None:
+        return True  # marked running by hand (or by a release without heartbeats): no worker holds it
+    return utcnow() - last > timedelta(seconds=get_settings().job_heartbeat_timeout_s)
 
 
 def give_up(job_id: int, error: str) -> None:
@@ -206,8 +238,9 @@ class RunningJob:
 
     @contextmanager
     def beating(self) -> Iterator[None]:
-        """Beat from a thread through one long step that cannot report progress (loading a model). Only
-        around work that holds no write transaction: on SQLite the beat would wait for it."""
+        """Beat from a thread for as long as the job runs in this process (run_job holds it around every
+        runner): the job's lease. A worker that dies stops beating, and the outbox's sweep recovers the
+        job. On SQLite a beat waits for a runner's write transaction to commit, which is harmless."""
         stop = threading.Event()
         every = get_settings().job_heartbeat_timeout_s / 4
 
@@ -301,6 +334,7 @@ class RunningJob:
                 if job.status in ENDED:
                     return
                 job.status = "queued"
+                job.dispatched_at = utcnow()  # Celery sends it again: the outbox waits its grace first
                 job.progress_message = f"waiting to retry after a transient error ({why})"[:200]
                 append_log(job, f"attempt {self.attempts} stopped on a transient error, to be retried: {why}")
                 if self.settle is not None:
@@ -335,7 +369,8 @@ def run_job(
         yield None
         return
     try:
-        yield run
+        with run.beating():  # the lease: beats while this process runs the job, and stops when it dies
+            yield run
     except JobCancelled:
         run._end("cancelled", log=cancelled)
     except RETRY.errors as exc:

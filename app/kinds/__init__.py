@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.kinds.base import KindBase
+from app.kinds.chat import Chat
 from app.kinds.classification import Classification
 from app.kinds.pairwise import Pairwise
 from app.kinds.protocol import Kind
@@ -15,8 +16,11 @@ from app.kinds.ranking import Ranking
 from app.kinds.rating import Rating
 from app.kinds.sft import Sft
 
-_KINDS: dict[str, KindBase] = {k.name: k for k in (Pairwise(), Ranking(), Rating(), Sft(), Classification())}
-_CONFORM: tuple[Kind, ...] = (Pairwise(), Ranking(), Rating(), Sft(), Classification())  # mypy checks each
+_KINDS: dict[str, KindBase] = {
+    k.name: k for k in (Pairwise(), Ranking(), Rating(), Sft(), Classification(), Chat())
+}
+# mypy checks that each kind conforms to the Protocol
+_CONFORM: tuple[Kind, ...] = (Pairwise(), Ranking(), Rating(), Sft(), Classification(), Chat())
 
 KIND_NAMES: tuple[str, ...] = tuple(_KINDS)
 

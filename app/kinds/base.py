@@ -14,6 +14,16 @@ from app.core.errors import InvalidInput
 from app.kinds.agreement import Unit, split_share
 from app.kinds.edits import choice_origin
 from app.kinds.forms import FormFields
+from app.kinds.rewrite_rows import (
+    CHOICE,
+    EDIT,
+    Rewrite,
+    counted_rewrites,
+    edit_kto_rows,
+    edit_preference_rows,
+    rewrites_left,
+    rewrites_on,
+)
 from app.kinds.rows import (
     KTO_COLUMNS,
     Columns,
@@ -22,15 +32,22 @@ from app.kinds.rows import (
     kto_rows,
     preference_columns,
     preference_rows,
+    sft_columns,
+    sft_rows,
 )
 from app.kinds.settings import CommonSettings
-from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome, Vote, aggregate_pairs
+from app.kinds.turns import TURN, turn_kto_rows, turns_on
+from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome, Vote, aggregate_pairs, kto_labels
 
 MAX_TEXT = 100_000
 
 
 def fail(message: str) -> InvalidInput:
     return InvalidInput(f"result: {message}")
+
+
+def _ids(task: ExportTask) -> list[str]:
+    return list(dict.fromkeys(str(r["id"]) for r in task.responses))
 
 
 class KindBase:
@@ -60,6 +77,7 @@ class KindBase:
         raise NotImplementedError
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    takes_rewrites: ClassVar[bool] = False
     has_position_bias: ClassVar[bool] = False
     has_judge: ClassVar[bool] = False
     answer_filter_hint: ClassVar[str | None] = None
@@ -129,6 +147,12 @@ class KindBase:
     ) -> list[dict[str, Any]]:
         raise NotImplementedError(f"{self.name} does not export as {export_format}")
 
+    def exports_rewrites(self, settings: dict[str, Any]) -> bool:
+        return False
+
+    def export_sources(self, export_format: str, form: RowForm) -> tuple[str, ...]:
+        return ()
+
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
     prelabel_modes: ClassVar[tuple[str, ...]] = ()
     review_mode: ClassVar[str | None] = None
@@ -171,13 +195,20 @@ class KindBase:
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
     ordinal_label: ClassVar[str] = ""
 
+    live_chat: ClassVar[bool] = False  # annotators hold live chats whose turns become tasks (app/chat)
+
+    @property
+    def page_kind(self) -> str:
+        """The kind whose page parts (templates, script) show this kind's tasks: its own."""
+        return self.name
+
     def template(self, part: str) -> str:
         """The kind's own template for one part of a page: templates/kinds/<kind>/<part>.html."""
-        return f"kinds/{self.name}/{part}.html"
+        return f"kinds/{self.page_kind}/{part}.html"
 
     @property
     def script(self) -> str:
-        return f"kinds/{self.name}.js"
+        return f"kinds/{self.page_kind}.js"
 
 
 class Compared(KindBase):
@@ -194,25 +225,41 @@ class Compared(KindBase):
     pair_margin: ClassVar[bool] = False  # preference rows carry a margin (how much better chosen is)
     pair_scores: ClassVar[bool] = False  # preference rows carry the two responses' scores
 
+    def export_sources(self, export_format: str, form: RowForm) -> tuple[str, ...]:
+        return (CHOICE, TURN) if export_format == "kto" and turns_on(form.settings) else ()
+
     def export_columns(self, export_format: str, form: RowForm) -> Columns:
-        if export_format == "kto":
-            return list(KTO_COLUMNS)
+        if export_format == "kto":  # rated turns add rows of their own: each row says where it is from
+            return [*KTO_COLUMNS, ("source", "string")] if turns_on(form.settings) else list(KTO_COLUMNS)
         return preference_columns(form, margin=self.pair_margin, scores=self.pair_scores)
 
     def export_rows(
         self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
     ) -> list[dict[str, Any]]:
-        ids = list(dict.fromkeys(str(r["id"]) for r in task.responses))
         if export_format == "kto":
-            # 'all': each annotation labels its own responses
-            groups = [[v] for v in task.votes] if form.options.mode == "all" else [task.votes]
-            return [
-                row
-                for group in groups
-                for row in kto_rows(task, aggregate_pairs(self, form.options, ids, group, dropped), form)
-            ]
-        pairs = aggregate_pairs(self, form.options, ids, task.votes, dropped)
+            return self.with_turns(
+                kto_rows(task, self.choice_labels(task, form, dropped), form), task, form, dropped
+            )
+        pairs = aggregate_pairs(self, form.options, _ids(task), task.votes, dropped)
         return preference_rows(task, pairs, form, margin=self.pair_margin, scores=self.pair_scores)
+
+    def with_turns(
+        self, rows: list[dict[str, Any]], task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        """KTO rows with the rows of the task's rated turns, where the project rates turns."""
+        if not turns_on(form.settings):
+            return rows
+        return [{"source": CHOICE, **row} for row in rows] + turn_kto_rows(task, form, dropped)
+
+    def choice_labels(self, task: ExportTask, form: RowForm, dropped: Counter[str]) -> list[tuple[str, bool]]:
+        """KTO: (response id, desirable) as the kept pairs say; in "all" each annotation labels its own."""
+        groups = [[v] for v in task.votes] if form.options.mode == "all" else [task.votes]
+        ids = _ids(task)
+        return [
+            label
+            for group in groups
+            for label in kto_labels(aggregate_pairs(self, form.options, ids, group, dropped))
+        ]
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
     def judge_schema(self, settings: dict[str, Any], letters: list[str]) -> dict[str, Any]:
@@ -236,3 +283,64 @@ class Compared(KindBase):
     def pair_votes(self, response_ids: list[str], result: dict[str, Any]) -> dict[tuple[str, str], int]:
         """The verdicts an export reads with its default options (pair_outcomes), as signs."""
         return {pair: o.sign for pair, o in self.pair_outcomes(response_ids, result).items()}
+
+
+class Rewritable(Compared):
+    """Compared kinds whose annotators may rewrite the response they prefer (pairwise, ranking; see
+    app/kinds/rewrites.py): their exports rank a rewrite above every response of its task. Where the
+    project's edits setting is off their exports are Compared's, column for column."""
+
+    # ── export ───────────────────────────────────────────────────────────────────────────────────────
+    export_formats: ClassVar[tuple[str, ...]] = ("preference", "kto", "sft", "raw")
+
+    def exports_rewrites(self, settings: dict[str, Any]) -> bool:
+        return rewrites_on(settings)
+
+    def export_sources(self, export_format: str, form: RowForm) -> tuple[str, ...]:
+        if not rewrites_on(form.settings) or export_format == "raw":
+            return super().export_sources(export_format, form)
+        if export_format == "sft":
+            return (EDIT,)
+        return (CHOICE, EDIT, TURN) if export_format == "kto" and turns_on(form.settings) else (CHOICE, EDIT)
+
+    def export_columns(self, export_format: str, form: RowForm) -> Columns:
+        if export_format == "sft":
+            return sft_columns(form)
+        columns = super().export_columns(export_format, form)
+        sourced = rewrites_on(form.settings) and ("source", "string") not in columns
+        return [*columns, ("source", "string")] if sourced else columns
+
+    def export_rows(
+        self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        if not rewrites_on(form.settings):
+            if left := rewrites_left(task):
+                dropped["rewrite while the project's edits setting is off"] += left
+            if export_format == "sft":
+                dropped["no rewrite"] += 1
+                return []
+            return super().export_rows(export_format, task, form, dropped)
+        which = "edits" if export_format == "sft" else form.options.edit_pairs
+        rewrites: list[Rewrite] = []
+        if which != "choices":
+            rewrites = counted_rewrites(task, form, dropped, alone=which == "edits") or []
+        if export_format == "sft":
+            return sft_rows(task.prompt, [r.text for r in rewrites], form)
+        if export_format == "kto":
+            return self._kto_rows(task, rewrites, form, dropped)
+        choices = [] if which == "edits" else super().export_rows(export_format, task, form, dropped)
+        return [row | {"source": CHOICE} for row in choices] + edit_preference_rows(
+            task, rewrites, form, dropped, margin=self.pair_margin, scores=self.pair_scores
+        )
+
+    def _kto_rows(
+        self, task: ExportTask, rewrites: list[Rewrite], form: RowForm, dropped: Counter[str]
+    ) -> list[dict[str, Any]]:
+        """A response a rewrite replaced is labeled undesirable by it alone: its choice label (desirable,
+        as the preferred one) goes, so no response of the task carries both."""
+        rows: list[dict[str, Any]] = []
+        if form.options.edit_pairs != "edits":
+            replaced = {r.response_id for r in rewrites}
+            labels = [(rid, ok) for rid, ok in self.choice_labels(task, form, dropped) if rid not in replaced]
+            rows = [row | {"source": CHOICE} for row in kto_rows(task, labels, form)]
+        return self.with_turns(rows + edit_kto_rows(task, rewrites, form), task, form, dropped)

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from app.core.errors import InvalidInput
 from app.kinds.agreement import Unit, signed_strength
-from app.kinds.base import MAX_TEXT, Compared, fail
+from app.kinds.base import MAX_TEXT, Rewritable, fail
 from app.kinds.forms import FormFields, text_of
-from app.kinds.settings import ComparedSettings, distinct
+from app.kinds.rewrites import clean_rewrites, rewrites_from_form
+from app.kinds.settings import EditableSettings, distinct
 from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome
 
 LLAMA2_STRENGTH = ["Negligibly better / unsure", "Slightly better", "Better", "Significantly better"]
@@ -24,7 +25,7 @@ def _choice(result: SQLColumnExpression[Any]) -> ColumnElement[str]:
     return chosen
 
 
-class PairwiseSettings(ComparedSettings):
+class PairwiseSettings(EditableSettings):
     kind: Literal["pairwise"] = "pairwise"
     allow_ties: bool = True
     strength_scale: list[str] = Field(default_factory=lambda: list(LLAMA2_STRENGTH), max_length=10)
@@ -34,13 +35,14 @@ class PairwiseSettings(ComparedSettings):
     _criteria = field_validator("criteria")(lambda v: distinct(v, "criteria"))
 
 
-class Pairwise(Compared):
+class Pairwise(Rewritable):
     # ── identity and settings ────────────────────────────────────────────────────────────────────────
     name = "pairwise"
     label = "Pairwise comparison"
     settings_model = PairwiseSettings
     settings_fields: ClassVar[tuple[str, ...]] = (
-        "allow_ties", "strength_scale", "criteria", "rationale", "queue_order"
+        "allow_ties", "strength_scale", "criteria", "rationale", "queue_order", "edits", "edit_max_chars",
+        "turn_ratings", "turn_scale",
     )  # fmt: skip
 
     # ── results (labeling) ───────────────────────────────────────────────────────────────────────────
@@ -82,7 +84,8 @@ class Pairwise(Compared):
             raise fail("this project asks for a rationale")
         if rationale and rationale.strip():
             clean["rationale"] = rationale.strip()[:MAX_TEXT]
-        return clean
+        preferred = response_ids[:2] if choice == "tie" else [choice]  # a tie: either may be improved
+        return clean | clean_rewrites(settings, response_ids, result, preferred)
 
     # ── forms (the review and pre-label review pages) ────────────────────────────────────────────────
     def result_from_form(self, form: FormFields, order: list[str]) -> dict[str, Any]:
@@ -94,9 +97,10 @@ class Pairwise(Compared):
             result["strength"] = int(strength)
         if rationale := text_of(form, "rationale"):
             result["rationale"] = rationale
-        return result
+        return result | rewrites_from_form(form)
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    takes_rewrites = True
     has_position_bias = True
     has_judge = True
     answer_filter_hint = "a response id or tie"

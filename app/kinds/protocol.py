@@ -62,6 +62,12 @@ class Kind(Protocol):
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
     @property
+    def takes_rewrites(self) -> bool:
+        """Annotators may rewrite the response they prefer (app/kinds/rewrites.py): the dashboard counts
+        the rewrites."""
+        ...
+
+    @property
     def has_position_bias(self) -> bool:
         """Answers pick one of two responses shown side by side, so the side shown first can sway them."""
         ...
@@ -159,6 +165,16 @@ class Kind(Protocol):
         """The rows one annotated task becomes; what is left out is counted in `dropped` by reason."""
         ...
 
+    def exports_rewrites(self, settings: dict[str, Any]) -> bool:
+        """The project's exports write its annotators' rewrites (edited ≻ chosen ≻ rejected) beside their
+        choices, so the `edit_pairs` option means something for it."""
+        ...
+
+    def export_sources(self, export_format: str, form: RowForm) -> tuple[str, ...]:
+        """Where the rows of a format come from ("choice", "edit"), counted in the manifest's rows_by_source;
+        with several, each row names its own in a `source` column. () where rows have no source to count."""
+        ...
+
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
     @property
     def prelabel_modes(self) -> tuple[str, ...]:
@@ -226,6 +242,16 @@ class Kind(Protocol):
 
     # ── pages (templates and scripts) ────────────────────────────────────────────────────────────────
     # Templates never name a kind: they include the kind's own parts and ask these questions.
+    @property
+    def live_chat(self) -> bool:
+        """Annotators hold live chats with the project's models; each picked turn is a task (app/chat)."""
+        ...
+
+    @property
+    def page_kind(self) -> str:
+        """The kind whose page parts show this kind's tasks (a chat project's turns are pairwise tasks)."""
+        ...
+
     def template(self, part: str) -> str: ...
     @property
     def script(self) -> str:

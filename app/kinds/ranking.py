@@ -11,14 +11,15 @@ from pydantic import Field
 
 from app.core.errors import InvalidInput
 from app.kinds.agreement import Unit, ranking_positions
-from app.kinds.base import Compared, fail
+from app.kinds.base import Rewritable, fail
 from app.kinds.edits import ACCEPTED, REPLACED, discordant_pairs, flat_ranking
 from app.kinds.forms import FormFields, parse_ranking, text_of
-from app.kinds.settings import ComparedSettings
+from app.kinds.rewrites import clean_rewrites, rewrites_from_form
+from app.kinds.settings import EditableSettings
 from app.kinds.votes import DEFAULTS, AggregationOptions, Key, Outcome, Vote
 
 
-class RankingSettings(ComparedSettings):
+class RankingSettings(EditableSettings):
     kind: Literal["ranking"] = "ranking"
     k: int = Field(4, ge=2, le=20, description="responses to rank")
     allow_ties: bool = False
@@ -29,12 +30,20 @@ def ranking_groups(result: dict[str, Any]) -> list[list[str]]:
     return [[str(x) for x in item] if isinstance(item, list) else [str(item)] for item in result["ranking"]]
 
 
-class Ranking(Compared):
+class Ranking(Rewritable):
     # ── identity and settings ────────────────────────────────────────────────────────────────────────
     name = "ranking"
     label = "Ranking"
     settings_model = RankingSettings
-    settings_fields: ClassVar[tuple[str, ...]] = ("k", "allow_ties", "queue_order")
+    settings_fields: ClassVar[tuple[str, ...]] = (
+        "k",
+        "allow_ties",
+        "queue_order",
+        "turn_ratings",
+        "turn_scale",
+        "edits",
+        "edit_max_chars",
+    )
 
     # ── results (labeling) ───────────────────────────────────────────────────────────────────────────
     def validate_result(
@@ -53,13 +62,16 @@ class Ranking(Compared):
                 flat.append(item)
         if sorted(map(str, flat)) != sorted(response_ids) or len(set(flat)) != len(flat):
             raise fail(f"ranking must name every response exactly once: {response_ids}")
-        return {"ranking": ranking}
+        top = ranking_groups({"ranking": ranking})[0]  # the rewrite improves the best-ranked response
+        return {"ranking": ranking} | clean_rewrites(settings, response_ids, result, top)
 
     # ── forms (the review and pre-label review pages) ────────────────────────────────────────────────
     def result_from_form(self, form: FormFields, order: list[str]) -> dict[str, Any]:
-        return {"ranking": parse_ranking(text_of(form, "ranking"), order)}
+        return {"ranking": parse_ranking(text_of(form, "ranking"), order)} | rewrites_from_form(form)
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
+    takes_rewrites = True
+
     def nominal_key(self, result: dict[str, Any]) -> str:
         groups = result.get("ranking") or []
         return ">".join(",".join(sorted(map(str, g))) if isinstance(g, list) else str(g) for g in groups)

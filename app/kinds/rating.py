@@ -42,7 +42,14 @@ class Rating(Compared):
     name = "rating"
     label = "Rating"
     settings_model = RatingSettings
-    settings_fields: ClassVar[tuple[str, ...]] = ("scale_min", "scale_max", "criteria", "queue_order")
+    settings_fields: ClassVar[tuple[str, ...]] = (
+        "scale_min",
+        "scale_max",
+        "criteria",
+        "queue_order",
+        "turn_ratings",
+        "turn_scale",
+    )
 
     # ── results (labeling) ───────────────────────────────────────────────────────────────────────────
     def validate_result(

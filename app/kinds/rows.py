@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from app.kinds.votes import AggregationOptions, Pair, Vote, kto_labels
+from app.kinds.votes import AggregationOptions, Pair, Vote
 
 # "text": a prompt or a completion in the export's form (a message list in chat form, else a string)
 Column = Literal["text", "string", "messages", "float", "bool", "strings"]
@@ -76,33 +76,67 @@ def preference_columns(form: RowForm, *, margin: bool, scores: bool) -> Columns:
     return columns
 
 
+def response_texts(task: ExportTask) -> dict[str, str]:
+    return {str(r["id"]): str(r.get("text", "")) for r in task.responses}
+
+
+def preference_row(
+    form: RowForm, prompt: Any, chosen: str, rejected: str, pair: Pair, *, margin: bool, scores: bool
+) -> dict[str, Any]:
+    """One row: `chosen` ≻ `rejected` (texts), with what `pair` knows of them in the columns asked for."""
+    row: dict[str, Any] = {
+        "prompt": form.prompt(prompt),
+        "chosen": form.completion(chosen),
+        "rejected": form.completion(rejected),
+    }
+    if margin:
+        row["margin"] = pair.margin if pair.margin is not None else 0.0
+    if scores:
+        row["score_chosen"], row["score_rejected"] = pair.score_chosen, pair.score_rejected
+    if form.keeps_ties:
+        row["tie"] = pair.tie
+    return row
+
+
 def preference_rows(
     task: ExportTask, pairs: Sequence[Pair], form: RowForm, *, margin: bool, scores: bool
 ) -> list[dict[str, Any]]:
-    by_id = {str(r["id"]): str(r.get("text", "")) for r in task.responses}
-    rows = []
-    for pair in pairs:
-        row: dict[str, Any] = {
-            "prompt": form.prompt(task.prompt),
-            "chosen": form.completion(by_id[pair.chosen]),
-            "rejected": form.completion(by_id[pair.rejected]),
-        }
-        if margin:
-            row["margin"] = pair.margin if pair.margin is not None else 0.0
-        if scores:
-            row["score_chosen"], row["score_rejected"] = pair.score_chosen, pair.score_rejected
-        if form.keeps_ties:
-            row["tie"] = pair.tie
-        rows.append(row)
-    return rows
+    texts = response_texts(task)
+    return [
+        preference_row(
+            form, task.prompt, texts[pair.chosen], texts[pair.rejected], pair, margin=margin, scores=scores
+        )
+        for pair in pairs
+    ]
 
 
 KTO_COLUMNS: Columns = [("prompt", "text"), ("completion", "text"), ("label", "bool")]
 
 
-def kto_rows(task: ExportTask, pairs: Sequence[Pair], form: RowForm) -> list[dict[str, Any]]:
-    by_id = {str(r["id"]): str(r.get("text", "")) for r in task.responses}
-    return [
-        {"prompt": form.prompt(task.prompt), "completion": form.completion(by_id[rid]), "label": label}
-        for rid, label in kto_labels(pairs)
-    ]
+def kto_row(form: RowForm, prompt: Any, completion: str, label: bool) -> dict[str, Any]:
+    return {"prompt": form.prompt(prompt), "completion": form.completion(completion), "label": label}
+
+
+def kto_rows(task: ExportTask, labels: Sequence[tuple[str, bool]], form: RowForm) -> list[dict[str, Any]]:
+    """`labels`: (response id, desirable) pairs, as votes.kto_labels reads them off the kept pairs."""
+    texts = response_texts(task)
+    return [kto_row(form, task.prompt, texts[rid], label) for rid, label in labels]
+
+
+def sft_messages(form: RowForm) -> bool:
+    """SFT rows as one message list (chat form, or asked for) rather than prompt and completion."""
+    style = form.options.sft_style
+    return style == "messages" or (style == "auto" and form.chat)
+
+
+def sft_columns(form: RowForm) -> Columns:
+    if sft_messages(form):
+        return [("messages", "messages")]
+    return [("prompt", "string"), ("completion", "string")]
+
+
+def sft_rows(prompt: Any, texts: Sequence[str], form: RowForm) -> list[dict[str, Any]]:
+    """A demonstration per text: the prompt answered by it."""
+    if sft_messages(form):
+        return [{"messages": [*as_messages(prompt), assistant(t)]} for t in texts]
+    return [{"prompt": as_text(prompt), "completion": t} for t in texts]

@@ -10,7 +10,7 @@ from app.kinds.agreement import Unit
 from app.kinds.base import MAX_TEXT, KindBase, fail
 from app.kinds.edits import ACCEPTED, EDITED, REPLACED, levenshtein
 from app.kinds.forms import FormFields
-from app.kinds.rows import Columns, ExportTask, RowForm, as_messages, as_text, assistant
+from app.kinds.rows import Columns, ExportTask, RowForm, sft_columns, sft_rows
 from app.kinds.settings import CommonSettings
 from app.kinds.votes import AggregationOptions, Vote, voters_of
 
@@ -30,11 +30,6 @@ def demonstrations(agg: AggregationOptions, votes: Sequence[Vote], dropped: Coun
         return []
     latest = max(voters, key=lambda v: v.annotation_id)
     return [str(latest.result["response"])]
-
-
-def _as_messages(form: RowForm) -> bool:
-    style = form.options.sft_style
-    return style == "messages" or (style == "auto" and form.chat)
 
 
 class Sft(KindBase):
@@ -85,17 +80,12 @@ class Sft(KindBase):
         return "demonstrations are free text: aggregate an sft project with 'all' or 'reviewed'"
 
     def export_columns(self, export_format: str, form: RowForm) -> Columns:
-        if _as_messages(form):
-            return [("messages", "messages")]
-        return [("prompt", "string"), ("completion", "string")]
+        return sft_columns(form)
 
     def export_rows(
         self, export_format: str, task: ExportTask, form: RowForm, dropped: Counter[str]
     ) -> list[dict[str, Any]]:
-        texts = demonstrations(form.options, task.votes, dropped)
-        if _as_messages(form):
-            return [{"messages": [*as_messages(task.prompt), assistant(t)]} for t in texts]
-        return [{"prompt": as_text(task.prompt), "completion": t} for t in texts]
+        return sft_rows(task.prompt, demonstrations(form.options, task.votes, dropped), form)
 
     # ── pre-label ────────────────────────────────────────────────────────────────────────────────────
     prelabel_modes: ClassVar[tuple[str, ...]] = ("draft",)

@@ -32,6 +32,8 @@ class AggregationOptions(Protocol):
     def criterion(self) -> str | None: ...
     @property
     def sft_style(self) -> str: ...
+    @property
+    def edit_pairs(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class DefaultOptions:
     min_gap: float = 1.0
     criterion: str | None = None
     sft_style: str = "auto"
+    edit_pairs: str = "all"
 
 
 DEFAULTS = DefaultOptions()

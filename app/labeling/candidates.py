@@ -58,7 +58,8 @@ def candidate(extra: ColumnElement[bool] | TextClause | None = None) -> Select[i
         .where(
             Task.project_id == bindparam("pid", 0, type_=Integer),
             Task.status == "open",
-            Task.annotation_count + Task.reserved < bindparam("overlap", 1, type_=Integer),
+            Task.annotation_count + Task.reserved
+            < bindparam("overlap", 1, type_=Integer) + Task.extra_overlap,
             for_user(),
             or_(~bindparam("gold_mixed", False, type_=Boolean), Task.gold.is_(None)),
         )
@@ -77,7 +78,7 @@ def gold_candidate(order: ColumnElement[Any]) -> Select[int]:
         .where(
             Task.project_id == bindparam("pid", 0, type_=Integer),
             Task.gold.is_not(None),
-            Task.status != "closed",
+            Task.status.in_(("open", "done")),  # not closed, nor still importing
             for_user(),
         )
         .order_by(order)

@@ -5,6 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.db import DbId
 from app.imports.schemas import TaskRead
 
 FLAG_REASONS = ("unclear", "harmful", "broken", "other")
@@ -26,10 +27,10 @@ class NextTask(BaseModel):
 class AnnotationPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task_id: int
+    task_id: DbId
     result: dict[str, Any]
     lead_time_ms: int | None = Field(None, ge=0, le=7 * 24 * 3600 * 1000)
-    assignment_id: int | None = None
+    assignment_id: DbId | None = None
 
 
 class AnnotationPatch(BaseModel):

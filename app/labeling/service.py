@@ -66,9 +66,10 @@ WITH fresh AS (  -- neither this uuid nor this person's answer to the task is st
     -- A live lease reserved its place; a late answer needs a place nobody else holds.
     UPDATE tasks SET annotation_count = annotation_count + 1,
                      reserved = reserved - (SELECT count(*) FROM closed),
-                     status = CASE WHEN annotation_count + 1 >= :overlap THEN 'done' ELSE status END
+                     status = CASE WHEN annotation_count + 1 >= :overlap + extra_overlap THEN 'done'
+                                   ELSE status END
     WHERE id = :tid AND EXISTS (SELECT 1 FROM fresh)
-      AND (:live OR annotation_count + reserved - (SELECT count(*) FROM closed) < :overlap)
+      AND (:live OR annotation_count + reserved - (SELECT count(*) FROM closed) < :overlap + extra_overlap)
     RETURNING id
 ), recorded AS (
     INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, completed_at,
@@ -136,7 +137,10 @@ def submit_annotation(
         ctx.lease_id is None or not is_own(ctx.lease_user, user) or ctx.lease_task != body.task_id
     ):
         raise InvalidInput("assignment_id does not belong to you and this task")
-    result = check_result(ctx.kind, ctx.settings, ctx.responses, body.result)
+    result = check_result(  # the prompt is read only for an answer that rates its turns
+        ctx.kind, ctx.settings, ctx.responses, body.result,
+        lambda: session.scalar(select(Task.prompt).where(Task.id == body.task_id)),
+    )  # fmt: skip
     now = utcnow()
     overlap = int(ctx.settings.get("overlap", 1))
     live = ctx.lease_status == "active" and ctx.lease_expires is not None and ctx.lease_expires > now
@@ -192,14 +196,16 @@ def submit_annotation(
     held_place = lease is not None and close_lease(session, lease, status="submitted")
     if lease is not None and lease.status == "expired":  # never offer the task to this person again
         lease.status, lease.completed_at = "submitted", now
-    free = Task.annotation_count + Task.reserved - (1 if held_place else 0) < overlap
+    free = Task.annotation_count + Task.reserved - (1 if held_place else 0) < overlap + Task.extra_overlap
     counted = session.execute(
         update(Task)
         .where(Task.id == body.task_id, free | live)
         .values(
             annotation_count=Task.annotation_count + 1,
             reserved=Task.reserved - (1 if held_place else 0),
-            status=case((Task.annotation_count + 1 >= overlap, "done"), else_=Task.status),
+            status=case(
+                (Task.annotation_count + 1 >= overlap + Task.extra_overlap, "done"), else_=Task.status
+            ),
         )
         .returning(Task.id)
     ).scalar()
@@ -293,6 +299,7 @@ def edit_annotation(
         AnnotationRevision(annotation_id=annotation.id, result=annotation.result, edited_by_id=user.id)
     )
     annotation.result = clean
+    task.agreement_n = None  # the task's kept agreement (app/quality/task_agreement.py) is stale now
     if lead_time_ms is not None:
         annotation.lead_time_ms = (annotation.lead_time_ms or 0) + lead_time_ms
     return annotation

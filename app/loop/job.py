@@ -60,13 +60,12 @@ def run_scoring_job(job_id: int) -> str:
                 log="no torch",
             )
         try:
-            with run.beating():  # loading the model reports no progress
-                scorer = RewardScorer(
-                    params["model"]["path"],
-                    chat=chat,
-                    max_length=request.max_length,
-                    batch_size=request.batch_size,
-                )
+            scorer = RewardScorer(  # reports no progress: run_job's lease beats meanwhile
+                params["model"]["path"],
+                chat=chat,
+                max_length=request.max_length,
+                batch_size=request.batch_size,
+            )
         except Exception as exc:
             return run.fail(f"could not load the reward model: {exc}", log=type(exc).__name__)
         with session_scope() as session:
@@ -78,8 +77,7 @@ def run_scoring_job(job_id: int) -> str:
             )
         scored = skipped = 0
         margins: list[float] = []
-        # a page of scoring on a slow device may outlast the heartbeat timeout
-        with run.beating(), closing(scorer):
+        with closing(scorer):
             for rows in _pages(project_id, job_id, request):
                 pairs: list[tuple[str | list[dict[str, str]], str]] = []
                 owners: list[tuple[int, str]] = []

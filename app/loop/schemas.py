@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.db import DbId
+
 
 class RoundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -20,9 +22,9 @@ class RoundUpdate(BaseModel):
 
     name: str | None = Field(None, max_length=200)
     notes: str | None = Field(None, max_length=10_000)
-    snapshot_id: int | None = None
-    reward_model_id: int | None = None
-    policy_model_id: int | None = None
+    snapshot_id: DbId | None = None
+    reward_model_id: DbId | None = None
+    policy_model_id: DbId | None = None
 
 
 class ScoringStarted(BaseModel):

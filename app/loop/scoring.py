@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import audit
 from app.auth.policies import model_for, models_to_score_with
+from app.core.db import DbId
 from app.core.errors import InvalidInput
 from app.jobs.runtime import create_job
 from app.kinds import kind_of
@@ -39,8 +40,8 @@ BINS = 12
 class ScoringRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model_id: int = Field(description="a reward Model from a training run")
-    task_ids: list[int] | None = Field(None, max_length=100_000, description="these tasks (default: open)")
+    model_id: DbId = Field(description="a reward Model from a training run")
+    task_ids: list[DbId] | None = Field(None, max_length=100_000, description="these tasks (default: open)")
     limit: int | None = Field(None, ge=1, le=10_000_000, description="at most this many open tasks")
     batch_size: int = Field(16, ge=1, le=1024)
     max_length: int = Field(1024, ge=16, le=131_072, description="tokens kept per response, from the end")

@@ -1,14 +1,18 @@
 """Every table, importable from one place (Alembic's target_metadata is Base.metadata)."""
 
+from app.models.account import InstanceSetting, Invite, PasswordReset
 from app.models.annotation import Annotation, AnnotationRevision, Review
 from app.models.base import Base, utcnow
+from app.models.chat import ChatTurn, Conversation
+from app.models.comment import Comment, Notification
+from app.models.credential import Credential
 from app.models.job import FINISHED, Job, JobMetric
 from app.models.llm import LlmCacheEntry, PromptTemplate
 from app.models.loop import Round
 from app.models.project import Member, Project, ProjectStats, Role
 from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
 from app.models.task import Assignment, Suggestion, Task, TaskFlag
-from app.models.user import ApiToken, LoginAttempt, User
+from app.models.user import ApiToken, LoginThrottle, User
 
 __all__ = [
     "FINISHED",
@@ -18,11 +22,19 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "Base",
+    "ChatTurn",
+    "Comment",
+    "Conversation",
+    "Credential",
+    "InstanceSetting",
+    "Invite",
     "Job",
     "JobMetric",
     "LlmCacheEntry",
-    "LoginAttempt",
+    "LoginThrottle",
     "Member",
+    "Notification",
+    "PasswordReset",
     "Project",
     "ProjectStats",
     "PromptTemplate",

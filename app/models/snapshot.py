@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, BigIntPK, CreatedMixin, IdMixin
@@ -54,6 +54,8 @@ class AuditEvent(IdMixin, CreatedMixin, Base):
     """Who exported, trained, changed roles or deleted what."""
 
     __tablename__ = "audit_events"
+    # A task's history (the data manager's task panel) is the events whose target is that task.
+    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
 
     user_id: Mapped[int | None] = mapped_column(
         BigIntPK, ForeignKey("users.id", ondelete="SET NULL"), index=True

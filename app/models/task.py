@@ -23,6 +23,27 @@ class Task(IdMixin, CreatedMixin, Base):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
+        # The data manager (app/datamanager/grid.py) pages through a project's tasks by keyset, in id order
+        # (the primary key) or by one of these columns, then id; the rare gold tasks are an index range too.
+        # Every import writes the first two: a status filter, the project in id order and text search read
+        # the primary key instead (bench/data_manager.py has the figures).
+        Index("ix_tasks_project_priority", "project_id", "priority", "id"),
+        Index("ix_tasks_project_annotation_count", "project_id", "annotation_count", "id"),
+        Index(
+            "ix_tasks_project_agreement",
+            "project_id",
+            "agreement",
+            "id",
+            postgresql_where=text("agreement IS NOT NULL"),
+            sqlite_where=text("agreement IS NOT NULL"),
+        ),
+        Index(
+            "ix_tasks_project_gold",
+            "project_id",
+            "id",
+            postgresql_where=text("gold IS NOT NULL"),
+            sqlite_where=text("gold IS NOT NULL"),
+        ),
     )
 
     project_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"))
@@ -39,6 +60,15 @@ class Task(IdMixin, CreatedMixin, Base):
     # open: wants annotations; done: overlap reached; closed: taken out by a lead
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     annotation_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Annotations wanted beyond the project's overlap: a lead re-queued the task for more (the data manager).
+    # The task is done at annotation_count >= overlap + extra_overlap.
+    extra_overlap: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How far the task's counted answers agree: the share giving the most common answer (1 - the kind's
+    # disagreement), kept by app/quality/task_agreement.py for the data manager's filter and sort; NULL with
+    # fewer than two answers or for a kind without nominal answers. `agreement_n`: the annotation_count it
+    # was computed at, so a changed count marks it stale (an edited answer clears it).
+    agreement: Mapped[float | None]
+    agreement_n: Mapped[int | None]
     # Live leases holding a place. On the task row so that a claim's row lock re-checks it: PostgreSQL
     # re-evaluates a locked row's own columns after a concurrent update, not a count over another table.
     reserved: Mapped[int] = mapped_column(default=0, server_default="0")

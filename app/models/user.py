@@ -16,6 +16,9 @@ class User(IdMixin, CreatedMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Every session cookie carries the value from when it was issued; bumping it ends them all (logout,
+    # a password change), since a signed cookie cannot be recalled.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     last_login_at: Mapped[datetime | None]
 
 
@@ -30,10 +33,14 @@ class ApiToken(IdMixin, CreatedMixin, Base):
     revoked_at: Mapped[datetime | None]
 
 
-class LoginAttempt(IdMixin, CreatedMixin, Base):
-    """Failed logins, counted per e-mail and per client address to rate-limit guessing."""
+class LoginThrottle(Base):
+    """Failed logins counted per key: an account, a known device or a client address (app/auth/throttle.py).
+    One row per key, locked while an attempt is checked, so parallel attempts queue and each sees the
+    count the one before it left."""
 
-    __tablename__ = "login_attempts"
+    __tablename__ = "login_throttles"
 
-    email: Mapped[str] = mapped_column(String(320), index=True)
-    client: Mapped[str] = mapped_column(String(64), index=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]

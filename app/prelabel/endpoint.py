@@ -1,27 +1,21 @@
-"""Where pre-labels are sent: a project's endpoint settings over the instance defaults, the privacy guard
-that keeps a private project's data inside the allow-list, the API key looked up by name, the cache key
-and the price of an answer."""
+"""Where pre-labels are sent: a project's endpoint settings over the instance defaults (settings saved before
+credentials existed read sensibly), the privacy guard that keeps a private project's data inside the
+allow-list, the cache key and the price of an answer. Which key goes where: app/credentials."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-import ipaddress
-import os
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from pydantic import ValidationError
 
 from app.core.config import Settings, get_settings
 from app.core.errors import InvalidInput
+from app.core.hosts import host_allowed, host_of
+from app.credentials.binding import DEFAULT
 from app.models import Project
 from app.prelabel.schemas import LlmSettings
-
-LOOPBACK = ("127.0.0.0/8", "::1/128")
-PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
-NO_KEY = "no-key"  # what the client sends to a server that needs no key (it insists on one)
 
 
 def instance_defaults(settings: Settings | None = None) -> dict[str, Any]:
@@ -29,7 +23,7 @@ def instance_defaults(settings: Settings | None = None) -> dict[str, Any]:
     return {
         "base_url": s.llm_base_url,
         "model": s.llm_model,
-        "api_key_env": s.llm_api_key_env,
+        "credential": DEFAULT if s.llm_api_key_env else "",
         "concurrency": s.llm_concurrency,
         "requests_per_minute": s.llm_requests_per_minute,
         "price_in_per_1k": s.llm_price_in_per_1k,
@@ -41,62 +35,43 @@ def instance_defaults(settings: Settings | None = None) -> dict[str, Any]:
 
 def effective_settings(project: Project) -> LlmSettings:
     """The project's endpoint: its own settings over the instance defaults (PREFLAB_LLM_*)."""
-    stored = {k: v for k, v in (project.llm or {}).items() if k in LlmSettings.model_fields}
+    stored, _ = upgraded(project.llm or {})
+    stored = {k: v for k, v in stored.items() if k in LlmSettings.model_fields}
     try:
         return LlmSettings.model_validate({**instance_defaults(), **stored})
     except ValidationError as exc:
         raise InvalidInput(f"the project's LLM settings are not valid: {describe(exc)}") from None
 
 
+def upgraded(values: dict[str, Any], settings: Settings | None = None) -> tuple[dict[str, Any], str | None]:
+    """Settings saved before credentials (a project's, or a job's queued then) named the variable holding
+    the key, `api_key_env`, which a lead chose. Read now: empty is no credential, as it was; the instance
+    default's variable is the credential "default" (which goes only to the default endpoint); any other
+    is no credential, with the notice that says why and what to do, and jobs are refused until a lead
+    saves the endpoint again."""
+    if "api_key_env" not in values:
+        return values, None
+    out = {k: v for k, v in values.items() if k != "api_key_env"}
+    old = str(values.get("api_key_env") or "")
+    if "credential" in values or not old:
+        return out | {"credential": out.get("credential", "")}, None
+    s = settings or get_settings()
+    if s.llm_api_key_env and old == s.llm_api_key_env:
+        return out | {"credential": DEFAULT}, None
+    notice = (
+        f"the endpoint settings name the variable {old} for the API key (api_key_env), which Preflab no "
+        "longer reads: keys are credentials that an administrator binds to the hosts they may go to. "
+        "Choose one for this endpoint (or none) and save the endpoint; until then no job is started."
+    )
+    return out | {"credential": ""}, notice
+
+
+def legacy_notice(project: Project) -> str | None:
+    return upgraded(project.llm or {})[1]
+
+
 def describe(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors())
-
-
-def host_of(base_url: str) -> str:
-    host = urlsplit(base_url).hostname
-    if not host:
-        raise InvalidInput(f"the endpoint {base_url!r} names no host")
-    return host.lower().rstrip(".")
-
-
-def host_allowed(host: str, allowed: str) -> bool:
-    """Whether `host` is in the allow-list: names (`*.corp.example` too), IPs, CIDR ranges, and the words
-    `loopback` and `private`. Names other than localhost are matched as written, never resolved: what a
-    name resolves to can change between this check and the request."""
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    for entry in (e.strip().lower() for e in allowed.split(",")):
-        if not entry:
-            continue
-        ranges: tuple[str, ...] = ()
-        if entry == "loopback":
-            if host == "localhost" or host.endswith(".localhost"):
-                return True
-            ranges = LOOPBACK
-        elif entry == "private":
-            ranges = PRIVATE
-        elif "/" in entry:
-            ranges = (entry,)
-        elif address is None and fnmatch.fnmatchcase(host, entry):
-            return True
-        elif address is not None:
-            try:
-                if address == ipaddress.ip_address(entry.strip("[]")):
-                    return True
-            except ValueError:
-                continue
-        if address is not None and any(_in(address, r) for r in ranges):
-            return True
-    return False
-
-
-def _in(address: ipaddress.IPv4Address | ipaddress.IPv6Address, cidr: str) -> bool:
-    try:
-        return address in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
 
 
 def check_destination(project: Project, settings: LlmSettings) -> str:
@@ -113,31 +88,6 @@ def check_destination(project: Project, settings: LlmSettings) -> str:
             field="base_url",
         )
     return host
-
-
-def check_key_name(name: str) -> None:
-    patterns = [p.strip() for p in get_settings().llm_api_key_envs.split(",") if p.strip()]
-    if name and not any(fnmatch.fnmatchcase(name, p) for p in patterns):
-        raise InvalidInput(
-            f"the API key must come from a variable named like {', '.join(patterns)} "
-            f"(PREFLAB_LLM_API_KEY_ENVS); {name} is not one",
-            field="api_key_env",
-        )
-
-
-def api_key(settings: LlmSettings) -> str:
-    """The key from the worker's environment, read when the job runs and never stored."""
-    name = settings.api_key_env
-    if not name:
-        return NO_KEY
-    check_key_name(name)
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise InvalidInput(
-            f"the worker has no {name} in its environment; set it there (Preflab never stores keys), "
-            "or leave the key variable empty for a server that needs none"
-        )
-    return value
 
 
 def cache_key(base_url: str, body: dict[str, Any] | bytes) -> str:

@@ -2,8 +2,9 @@
 cache entries and (generate) new responses as answers come back, with progress and cost on the Job row.
 
 Safe to deliver twice: a task that already has a suggestion from this job is not asked again. The privacy
-guard and the API key are checked again here, before the first request, because the project or the
-worker's environment may have changed since the job was queued.
+guard and the credential (it exists, the endpoint's host is one of its hosts, the worker has its key) are
+checked again here, before the first request, because the project, the credential or the worker's
+environment may have changed since the job was queued.
 
 A generate job that names trained policies runs app/prelabel/local.py instead, on a gpu worker: the same
 Selection, items and Sink, with texts from the models rather than from an endpoint."""
@@ -16,10 +17,11 @@ from sqlalchemy import select
 
 from app.core.db import session_scope
 from app.core.errors import InvalidInput
+from app.credentials.service import key_for
 from app.jobs.runtime import RunningJob, run_job
 from app.kinds import kind_of
 from app.models import LlmCacheEntry, Project
-from app.prelabel.endpoint import api_key, check_destination
+from app.prelabel.endpoint import check_destination, upgraded
 from app.prelabel.modes import Item, Plan, TaskView
 from app.prelabel.pipeline import Selection, Sink, build_or_skip, finish_run, read, task_loader
 from app.prelabel.prompts import Compiled
@@ -49,10 +51,14 @@ def run_prelabel_job(job_id: int) -> str:
 def _run_on_endpoint(run: RunningJob, params: dict[str, Any], project: Project) -> str:
     job_id = run.id
     request = PrelabelRequest.model_validate(params["request"])
-    settings = LlmSettings.model_validate(params["settings"])
+    stored, notice = upgraded(params["settings"])  # a job queued before credentials existed
+    settings = LlmSettings.model_validate(stored)
     try:
+        if notice:
+            raise InvalidInput(notice)
         host = check_destination(project, settings)  # again: the project may have become private
-        key = api_key(settings)
+        with session_scope() as session:
+            key = key_for(session, name=settings.credential, host=host)
     except InvalidInput as exc:
         return run.fail(exc.message, log="refused before sending anything")
     template = params["template"]
@@ -77,6 +83,7 @@ def _run_on_endpoint(run: RunningJob, params: dict[str, Any], project: Project) 
         "sent_to": host,
         "base_url": settings.base_url,
         "model": settings.model,
+        "credential": settings.credential,
         "models": models,
         "redaction": {"emails": settings.redact_emails, "phones": settings.redact_phones},
         "budget": request.budget.model_dump(),
@@ -93,7 +100,9 @@ def _run_on_endpoint(run: RunningJob, params: dict[str, Any], project: Project) 
 
     run.log(
         f"sending {request.mode} requests about {total} tasks to {host} ({settings.base_url}), "
-        f"model {', '.join(models)}, template v{template['version']}; prompts"
+        f"model {', '.join(models)}, template v{template['version']}, "
+        + (f"with the key of credential {key.credential!r}" if key.value else "with no API key")
+        + "; prompts"
         f"{' and responses' if request.mode == 'judge' else ''} are sent"
         + (f"; redacting {_redacting(settings)}" if redactor.active else ""),
     )

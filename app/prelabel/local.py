@@ -32,7 +32,7 @@ TASKS_PER_STEP = 8  # tasks generated for (every model) between two writes and c
 BATCH_SIZE = 8  # prompts in one forward pass
 ABORT_AFTER = 10  # generations failed in a row, with none succeeding yet: the model cannot generate
 # Plan wants endpoint settings to build calls; locally only the calls' messages are read.
-NO_ENDPOINT = LlmSettings(base_url="http://localhost", model="local", api_key_env="")
+NO_ENDPOINT = LlmSettings(base_url="http://localhost", model="local", credential="")
 
 
 class Generation(Protocol):
@@ -256,8 +256,7 @@ def run_policy_job(
     except Exception as exc:
         return running.fail(f"the pre-label job could not start: {exc}", log=type(exc).__name__)
     try:
-        with running.beating():  # loading the models reports no progress
-            device = run.open()
+        device = run.open()  # reports no progress: run_job's lease beats meanwhile
     except Exception as exc:
         run.close()
         return running.fail(f"could not load the models: {exc}"[:1000], log="nothing generated")
@@ -274,8 +273,7 @@ def run_policy_job(
                 else ""
             ),
         )
-        with running.beating():  # a step of generation on a slow device may outlast the heartbeat timeout
-            totals = run.run()
+        totals = run.run()
     finally:
         run.close()
     summary = (

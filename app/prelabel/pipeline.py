@@ -182,7 +182,8 @@ def _add_responses(session: Session, item: Item, texts: list[str]) -> list[str]:
     for text, slot in zip(texts, item.slots or [next(fresh) for _ in texts], strict=True):
         rid = slot if slot not in used else next(fresh)
         used.add(rid)
-        responses.append({"id": rid, "text": text, "model": item.model})
+        # PostgreSQL's JSON cannot hold NUL, which a model's sampled tokens can spell (imports refuse it)
+        responses.append({"id": rid, "text": text.replace("\x00", ""), "model": item.model})
         added.append(rid)
     own, generated = responses[: item.base], responses[item.base :]
     task.responses = own + sorted(generated, key=lambda r: ID_ORDER.get(str(r["id"]), len(ID_ORDER)))

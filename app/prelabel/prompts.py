@@ -14,12 +14,12 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
 from app.models import Project, PromptTemplate, User
+from app.prelabel.sandbox import LimitedSandbox
 
 _GUIDELINES = "{% if instructions %}Guidelines:\n{{ instructions }}\n\n{% endif %}"
 
@@ -43,7 +43,7 @@ DEFAULTS: dict[str, tuple[str, str]] = {
     "generate": ("You are a helpful, honest and harmless assistant.", "{{ prompt_text }}"),
 }
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_env = LimitedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 @dataclass(frozen=True)
@@ -55,17 +55,19 @@ class Compiled:
     def render(self, context: dict[str, Any]) -> tuple[str, str]:
         """(system, user) text; InvalidInput naming the template's problem."""
         try:
-            return _compiled(self.system).render(context).strip(), _compiled(self.body).render(
-                context
-            ).strip()
+            system = _env.render(_compiled(self.system), context).strip()
+            return system, _env.render(_compiled(self.body), context).strip()
         except TemplateError as exc:
             raise InvalidInput(f"template v{self.version}: {exc}") from None
+        except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
+            # what Python raises inside a template (1/0, int('x'), …) is the template's error too
+            raise InvalidInput(f"template v{self.version}: {type(exc).__name__}: {exc}") from None
 
 
 @lru_cache(maxsize=64)
 def _compiled(source: str) -> Template:
     """Compiling costs about a millisecond; a job renders the same template for every task."""
-    return _env.from_string(source)
+    return _env.from_string(_env.prepare(_env.parse(source)))
 
 
 def prompt_text(prompt: Any) -> str:
@@ -96,8 +98,8 @@ def sample_context(project: Project) -> dict[str, Any]:
 def check(system: str, body: str, project: Project) -> tuple[str, str]:
     """The template rendered against a sample task; InvalidInput with the line when it does not render."""
     try:
-        _env.from_string(system)
-        _env.from_string(body)
+        _compiled(system)
+        _compiled(body)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         raise InvalidInput(f"the template does not parse{f' (line {line})' if line else ''}: {exc}") from None

@@ -13,18 +13,22 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import openai
 import orjson
 
+from app.core.aio import run_to_end
+from app.core.hosts import host_of
+from app.credentials.binding import Key
 from app.prelabel.endpoint import cost_of
 from app.prelabel.modes import BadOutput, Item, interpret
 from app.prelabel.schemas import LlmSettings
 
 QUEUE_PER_WORKER = 4
+NO_KEY = "no-key"  # the client insists on a key; with none, each request omits the Authorization header
+NO_AUTHORIZATION: Any = {"headers": {"Authorization": openai.Omit()}}
 ABORT_AFTER = 10  # failed requests in a row, with none succeeding yet: the endpoint is unusable
 
 
@@ -109,7 +113,31 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
-def _api_error(exc: Exception) -> str:
+def endpoint_client(settings: LlmSettings, key: Key) -> openai.AsyncOpenAI:
+    """The client every request of a job goes through. It carries the key only where the key's credential
+    allows (checked again here, where the key meets the URL: InvalidInput otherwise, before anything is
+    sent). It follows no redirect, for any project: the allow-list and the credential's hosts are checked
+    against base_url's host before the job starts, and a 307 would resend the same body to a host nobody
+    checked (a private project's prompts with it). An LLM API that redirects a POST is misconfigured
+    anyway; the item's error names where it pointed, for the lead to put in base_url, where the checks run."""
+    secret = key.for_host(host_of(settings.base_url))
+    return openai.AsyncOpenAI(
+        base_url=settings.base_url,
+        api_key=secret or NO_KEY,
+        max_retries=settings.max_retries,
+        timeout=settings.timeout_s,
+        http_client=openai.DefaultAsyncHttpxClient(follow_redirects=False),
+    )
+
+
+def api_error(exc: Exception) -> str:
+    if isinstance(exc, openai.APIStatusError) and exc.response.is_redirect:
+        return (
+            f"the endpoint answered {exc.status_code} with a redirect to "
+            f"{exc.response.headers.get('location') or 'nowhere'}: not followed (a redirect could carry "
+            "the prompt to a host the allow-list never checked), and nothing was sent there. "
+            "Set base_url to the address that answers."
+        )[:500]
     if isinstance(exc, openai.APIStatusError):
         return f"{exc.status_code} from the endpoint: {exc.message}"[:500]
     if isinstance(exc, openai.APITimeoutError):
@@ -120,9 +148,10 @@ def _api_error(exc: Exception) -> str:
 
 
 class Engine:
-    def __init__(self, settings: LlmSettings, key: str, limits: Limits, source: Source, flush: Flush) -> None:
+    def __init__(self, settings: LlmSettings, key: Key, limits: Limits, source: Source, flush: Flush) -> None:
         self.settings = settings
         self.key = key
+        self.options: Any = {} if key.value else NO_AUTHORIZATION
         self.limits = limits
         self.source = source
         self.flush = flush
@@ -175,10 +204,13 @@ class Engine:
                 # as plain JSON anyway, on the one thread that drives every request. post() keeps the
                 # client's retries, Retry-After handling and error classes.
                 raw = await client.post(
-                    "/chat/completions", content=call.payload or orjson.dumps(call.body), cast_to=bytes
+                    "/chat/completions",
+                    content=call.payload or orjson.dumps(call.body),
+                    cast_to=bytes,
+                    options=self.options,
                 )
             except openai.OpenAIError as exc:
-                out.error = _api_error(exc)
+                out.error = api_error(exc)
                 self._count_failure(out.error)
                 break
             try:
@@ -291,13 +323,7 @@ class Engine:
         workers = self.settings.concurrency
         queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=workers * QUEUE_PER_WORKER)
         limiter = RateLimiter(self.settings.requests_per_minute)
-        client = openai.AsyncOpenAI(
-            base_url=self.settings.base_url,
-            api_key=self.key,
-            max_retries=self.settings.max_retries,
-            timeout=self.settings.timeout_s,
-        )
-        async with client:
+        async with endpoint_client(self.settings, self.key) as client:
             producer = asyncio.create_task(self._produce(queue, workers))
             tasks = [asyncio.create_task(self._work(client, limiter, queue)) for _ in range(workers)]
             flusher = asyncio.create_task(self._flusher())
@@ -317,14 +343,5 @@ class Engine:
         return self.totals
 
 
-def run_engine(settings: LlmSettings, key: str, limits: Limits, source: Source, flush: Flush) -> Totals:
-    def run() -> Totals:
-        return asyncio.run(Engine(settings, key, limits, source, flush).run())
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return run()
-    # Called where an event loop already runs (a notebook, Playwright's sync API): a thread of its own.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prelabel") as pool:
-        return pool.submit(run).result()
+def run_engine(settings: LlmSettings, key: Key, limits: Limits, source: Source, flush: Flush) -> Totals:
+    return run_to_end(lambda: Engine(settings, key, limits, source, flush).run(), name="prelabel")

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.db import DbId
+from app.credentials.binding import NAME as CREDENTIAL_NAME
+from app.credentials.schemas import CredentialChoice
 from app.imports.schemas import TaskRead
 
 Mode = Literal["generate", "label", "judge", "draft"]
@@ -20,7 +23,11 @@ MODE_HELP = {
     "judge": "LLM-as-judge: a preference with a rationale, asked in both orders to cancel position bias",
     "draft": "a draft answer for a person to correct",
 }
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+NO_KEY_VARIABLES = (
+    "api_key_env is no longer accepted: a lead named any variable of the worker's environment, and its "
+    "value went to any endpoint. Keys are now credentials that an administrator binds to the hosts they "
+    "may go to: name one in `credential` (GET …/prelabel/settings lists them), or leave it empty"
+)
 # generate with trained policies (Models of training runs), on a GPU worker
 POLICY_METHODS: tuple[str, ...] = ("sft", "dpo", "kto")  # causal LMs: a reward model scores, never writes
 DEFAULT_MAX_NEW_TOKENS = 128
@@ -32,12 +39,16 @@ class _Strict(BaseModel):
 
 
 class LlmSettings(_Strict):
-    """One project's endpoint. The API key is never stored: only the name of the variable holding it."""
+    """One project's endpoint. The API key is never stored: the project names a credential, which an
+    administrator binds to the hosts it may be sent to (app/credentials)."""
 
     base_url: str = Field(min_length=1, max_length=500, description="OpenAI-compatible base URL (…/v1)")
     model: str = Field(min_length=1, max_length=200)
-    api_key_env: str = Field(
-        "OPENAI_API_KEY", max_length=100, description="variable holding the key; empty: the server needs none"
+    credential: str = Field(
+        "",
+        max_length=100,
+        description="the credential whose key is sent (it goes only to its hosts; 'default': the instance "
+        "key, for the instance endpoint); empty: no key, for a server that needs none",
     )
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(1024, ge=1, le=200_000)
@@ -63,12 +74,19 @@ class LlmSettings(_Strict):
     def _model(cls, value: str) -> str:
         return value.strip()
 
-    @field_validator("api_key_env")
+    @model_validator(mode="before")
     @classmethod
-    def _env(cls, value: str) -> str:
-        value = value.strip()
-        if value and not ENV_NAME.match(value):
-            raise ValueError("must be the name of an environment variable, such as OPENAI_API_KEY")
+    def _no_key_variables(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "api_key_env" in data:
+            raise ValueError(NO_KEY_VARIABLES)
+        return data
+
+    @field_validator("credential")
+    @classmethod
+    def _credential(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not CREDENTIAL_NAME.match(value):
+            raise ValueError("must be the name of a credential, such as default")
         return value
 
 
@@ -88,7 +106,7 @@ class TaskFilter(_Strict):
 
 class PrelabelRequest(_Strict):
     mode: Mode
-    task_ids: list[int] | None = Field(None, max_length=100_000, description="these tasks (default: filter)")
+    task_ids: list[DbId] | None = Field(None, max_length=100_000, description="these tasks (default: filter)")
     filter: TaskFilter = Field(default_factory=TaskFilter)
     budget: Budget = Field(default_factory=Budget)
     use_cache: bool = Field(True, description="answer repeated requests from the cache, at no cost")
@@ -106,7 +124,7 @@ class PrelabelRequest(_Strict):
         le=2,
         description=f"default: the endpoint's; {DEFAULT_POLICY_TEMPERATURE} with policy_models (0: greedy)",
     )
-    policy_models: list[int] = Field(
+    policy_models: list[DbId] = Field(
         default_factory=list,
         max_length=10,
         description="generate: trained models (ids) to generate with on a GPU worker, round-robin, "
@@ -237,6 +255,10 @@ class SettingsRead(BaseModel):
     private: bool
     host_allowed_for_private: bool
     modes: list[str] = Field(description="the pre-label modes the project's kind offers")
+    credentials: list[CredentialChoice] = Field(
+        default_factory=list, description="the credentials an endpoint may name (names and hosts, no keys)"
+    )
+    notice: str | None = Field(None, description="what is wrong with the stored settings, if anything")
 
 
 class Metrics(BaseModel):

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 from app.auth import audit
 from app.auth.policies import model_for, readable_models
 from app.core.errors import InvalidInput
+from app.core.hosts import host_of
+from app.credentials.service import check_credential
 from app.jobs.runtime import create_job
 from app.kinds import kind_of
 from app.models import Job, Project, Snapshot, Suggestion, Task, TrainedModel, User
 from app.prelabel import prompts
-from app.prelabel.endpoint import check_destination, check_key_name, describe, effective_settings
+from app.prelabel.endpoint import check_destination, describe, effective_settings, legacy_notice
 from app.prelabel.schemas import (
     DEFAULT_MAX_NEW_TOKENS,
     DEFAULT_POLICY_TEMPERATURE,
@@ -32,16 +34,18 @@ LOCAL = "nowhere: generated locally"  # where a job with trained policies sends 
 
 
 def save_settings(session: Session, *, project: Project, values: dict[str, Any], user: User) -> LlmSettings:
-    """Validate and store the project's endpoint settings (the key's variable name, never a key)."""
+    """Validate and store the project's endpoint settings (the name of a credential, never a key): the
+    credential must exist and may be sent to the endpoint's host."""
     if any(k.lower() in ("api_key", "key", "token", "secret") for k in values):
         raise InvalidInput(
-            "store the API key in the worker's environment and name its variable in api_key_env"
+            "Preflab stores no keys: an administrator keeps them as credentials bound to their hosts; "
+            "name one in `credential`"
         )
     try:
         settings = LlmSettings.model_validate(values)
     except ValidationError as exc:
         raise InvalidInput(f"LLM settings are not valid: {describe(exc)}") from None
-    check_key_name(settings.api_key_env)
+    check_credential(session, name=settings.credential, host=host_of(settings.base_url))
     project.llm = settings.model_dump(mode="json")
     audit.record(
         session,
@@ -51,6 +55,7 @@ def save_settings(session: Session, *, project: Project, values: dict[str, Any],
         target=("project", project.id),
         base_url=settings.base_url,
         model=settings.model,
+        credential=settings.credential,
     )
     return settings
 
@@ -79,9 +84,11 @@ def start_prelabel_job(
         raise InvalidInput("the project is archived; restore it to pre-label")
     if request.policy_models:
         return _start_policy_job(session, project=project, user=user, request=request)
+    if notice := legacy_notice(project):
+        raise InvalidInput(notice, field="credential")
     settings = effective_settings(project)
     host = check_destination(project, settings)
-    check_key_name(settings.api_key_env)
+    check_credential(session, name=settings.credential, host=host)
     budget = request.budget
     if budget.max_cost is not None and not (settings.price_in_per_1k or settings.price_out_per_1k):
         raise InvalidInput("a cost budget needs prices: set the price per 1k input and output tokens")

@@ -73,9 +73,12 @@ class MemberSet(BaseModel):
 
 
 class MemberRead(BaseModel):
+    """`email` and `name` are null where the caller did not know them yet: adding a user by id tells a
+    lead nothing more about them."""
+
     user_id: int
-    email: str
-    name: str
+    email: str | None
+    name: str | None
     role: str
 
 

@@ -88,7 +88,7 @@ def _reopen_or_complete(session: Session, project: Project) -> None:
     session.execute(
         update(Task)
         .where(Task.project_id == project.id, Task.status.in_(("open", "done")))
-        .values(status=case((Task.annotation_count >= overlap, "done"), else_="open"))
+        .values(status=case((Task.annotation_count >= overlap + Task.extra_overlap, "done"), else_="open"))
     )
 
 
@@ -188,6 +188,16 @@ def list_members(session: Session, *, project: Project) -> list[tuple[Member, Us
     ]
 
 
+def set_member_answer(
+    session: Session, *, project: Project, user_id: int, role: str, actor: User
+) -> tuple[Member, User | None]:
+    """Set the role and say who the member is, but only to a caller who already knew: an admin, or a lead
+    changing the role of an existing member (a lead sees members in the list already)."""
+    known = actor.is_admin or session.get(Member, (project.id, user_id)) is not None
+    member = set_member(session, project=project, user_id=user_id, role=role, actor=actor)
+    return member, session.get(User, user_id) if known else None
+
+
 def set_member(session: Session, *, project: Project, user_id: int, role: str, actor: User) -> Member:
     if role not in Role.__members__:
         raise InvalidInput(f"role must be one of {', '.join(Role.__members__)}")
@@ -257,11 +267,3 @@ def recent_jobs(session: Session, project: Project, *, limit: int = 5) -> list[J
     return list(
         session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(limit))
     )
-
-
-def tasks_page(session: Session, project: Project, *, after: int | None, limit: int = 50) -> list[Task]:
-    """One page of the project's tasks in id order, after the task id `after`."""
-    stmt = select(Task).where(Task.project_id == project.id).order_by(Task.id).limit(limit)
-    if after is not None:
-        stmt = stmt.where(Task.id > after)
-    return list(session.scalars(stmt))

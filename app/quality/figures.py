@@ -1,22 +1,27 @@
 """One function per figure of the dashboard (app/quality/stats.py composes them): progress, throughput,
-agreement, position bias, judge, gold accuracy, time per task, and the rows per annotator with their flags.
+agreement, position bias, judge, gold accuracy, time per task, rewrites, and the rows per annotator with
+their flags.
 
 Counts, times, position bias and throughput are SQL aggregations over every annotation. Agreement needs the
 answers side by side: it is computed with numpy on the most recent SAMPLE_UNITS tasks that have two or more
 answers (every such task in a smaller project), and says how many units it rests on. Gold scoring reads the
-gold tasks' answers only."""
+gold tasks' answers only. Rewrites are counted in SQL; how much they change is measured (Levenshtein) on
+the most recent REWRITE_SAMPLE of them."""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import ColumnElement, Integer, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from app.kinds import kind_of
+from app.kinds.edits import levenshtein
+from app.kinds.rewrites import rewrite_of
 from app.models import Annotation, Assignment, Member, Project, Suggestion, Task, utcnow
 from app.quality import metrics
 from app.quality.reviews import annotator_names
@@ -27,6 +32,7 @@ MAX_ALPHA_WITHOUT = 50  # annotators beyond which "alpha without each one" costs
 TIME_BUCKETS = [(2, "< 2 s"), (5, "2-5 s"), (10, "5-10 s"), (30, "10-30 s"), (60, "30-60 s"),
                 (120, "1-2 min"), (300, "2-5 min"), (None, "> 5 min")]  # fmt: skip
 COUNTED = Annotation.status != "rejected"
+REWRITE_SAMPLE = 500  # rewrites whose distance from their original is measured (the most recent)
 
 Sample = list[tuple[int, int, dict[str, Any], list[str]]]  # (task, annotator, result, response ids)
 Counts = dict[int, tuple[int, int]]  # per annotator: (hits, out of)
@@ -124,6 +130,23 @@ def judge_counts(session: Session, project: Project) -> Counts:
         .group_by(Annotation.user_id)
     )
     return {uid: (int(hit or 0), int(n)) for uid, hit, n in rows}
+
+
+def _rewritten() -> ColumnElement[bool]:
+    """SQL: the answer carries a rewrite (its result has "edits")."""
+    return Annotation.result["edits"].as_string().is_not(None)
+
+
+def rewrite_counts(session: Session, project: Project) -> dict[int, int]:
+    """Per annotator: answers with a rewrite; {} for kinds without rewrites."""
+    if not kind_of(project).takes_rewrites:
+        return {}
+    rows = session.execute(
+        select(Annotation.user_id, func.count())
+        .where(Annotation.project_id == project.id, COUNTED, _rewritten())
+        .group_by(Annotation.user_id)
+    )
+    return {uid: int(n) for uid, n in rows}
 
 
 def gold_scores(session: Session, project: Project) -> dict[int, list[float]]:
@@ -236,6 +259,45 @@ def gold(session: Session, project: Project, scores: dict[int, list[float]]) -> 
     }
 
 
+def rewrites(session: Session, project: Project, counts: dict[int, int]) -> dict[str, Any] | None:
+    """How often annotators rewrite the response they prefer, and how much: the share of answered tasks
+    with a rewrite, and the edit distance (characters, and as a share of the original's length)."""
+    if not kind_of(project).takes_rewrites:
+        return None
+    answered = select(func.count(distinct(Annotation.task_id))).where(
+        Annotation.project_id == project.id, COUNTED
+    )
+    tasks = int(session.scalar(answered) or 0)
+    rewritten = int(session.scalar(answered.where(_rewritten())) or 0)
+    recent = session.execute(
+        select(Annotation.result, Task.responses)
+        .join(Task, Task.id == Annotation.task_id)
+        .where(Annotation.project_id == project.id, COUNTED, _rewritten())
+        .order_by(Annotation.id.desc())
+        .limit(REWRITE_SAMPLE)
+    )
+    distances, shares = [], []
+    for result, responses in recent:
+        found = rewrite_of(result)
+        if found is None:
+            continue
+        rid, text = found
+        original = next((str(r.get("text", "")) for r in responses if str(r.get("id")) == rid), "")
+        distance = levenshtein(original, text)
+        distances.append(distance)
+        shares.append(distance / max(len(original), 1))
+    return {
+        "answers": sum(counts.values()),
+        "tasks": rewritten,
+        "tasks_answered": tasks,
+        "share_of_tasks": rewritten / tasks if tasks else 0.0,
+        "measured": len(distances),
+        "median_distance": statistics.median(distances) if distances else None,
+        "mean_distance": round(statistics.fmean(distances), 1) if distances else None,
+        "median_share_changed": statistics.median(shares) if shares else None,
+    }
+
+
 def time_spent(people: dict[int, dict[str, Any]], floor_ms: float) -> dict[str, Any]:
     counts = [sum(p["time_buckets"][i] for p in people.values()) for i in range(len(TIME_BUCKETS))]
     return {
@@ -257,6 +319,7 @@ class Evidence:
     gold: dict[int, list[float]]
     position: Counts
     judge: Counts
+    rewrites: dict[int, int] = field(default_factory=dict)
     majority: dict[Any, metrics.Figure] = field(init=False)
     percent: dict[Any, metrics.Figure] = field(init=False)
     without: dict[Any, float | None] = field(init=False)
@@ -323,6 +386,7 @@ def annotator_rows(
                 "percent_agreement": evidence.percent.get(uid, metrics.Figure(None)).as_dict(),
                 "alpha_without": evidence.without.get(uid),
                 "judge_agreement": metrics.wilson(hits, judged).as_dict() if judged else None,
+                "rewrites": evidence.rewrites.get(uid, 0),
                 "position_bias": bias,
                 "flags": _flags(project.settings, person, accuracy, bias, agree),
                 "paused": bool(member and member.paused_at),

@@ -41,7 +41,7 @@ def review_annotation(
     if verdict == "correct":
         if result is None:
             raise InvalidInput("a correction needs the corrected result", field="result")
-        corrected = check_result(project.kind, project.settings, task.responses, result)
+        corrected = check_result(project.kind, project.settings, task.responses, result, lambda: task.prompt)
     elif result is not None:
         raise InvalidInput("only a correction carries a result", field="result")
     was_counted = annotation.status != "rejected"
@@ -57,7 +57,7 @@ def review_annotation(
                 annotation_count=Task.annotation_count + delta,
                 status=case(
                     (Task.status == "closed", "closed"),
-                    (Task.annotation_count + delta >= overlap, "done"),
+                    (Task.annotation_count + delta >= overlap + Task.extra_overlap, "done"),
                     else_="open",
                 ),
             )
@@ -110,7 +110,11 @@ def review_history(session: Session, annotation: Annotation) -> list[Review]:
 
 def set_gold(session: Session, *, task: Task, project: Project, gold: Any, user: User) -> Task:
     """Mark a task gold with its expected answer (checked like an annotation), or unmark it (None)."""
-    task.gold = None if gold is None else check_result(project.kind, project.settings, task.responses, gold)
+    task.gold = (
+        None
+        if gold is None
+        else check_result(project.kind, project.settings, task.responses, gold, lambda: task.prompt)
+    )
     audit.record(
         session, "task.gold", user_id=user.id, project_id=project.id, target=("task", task.id), gold=task.gold
     )

@@ -104,6 +104,17 @@ class TimeRead(BaseModel):
     floor_seconds: float = Field(description="answers faster than this count as fast")
 
 
+class RewritesRead(BaseModel):
+    answers: int = Field(description="answers that rewrote the response they preferred")
+    tasks: int = Field(description="answered tasks with at least one rewrite")
+    tasks_answered: int
+    share_of_tasks: float
+    measured: int = Field(description="the most recent rewrites whose edit distance was measured")
+    median_distance: float | None = Field(description="Levenshtein distance from the original, characters")
+    mean_distance: float | None
+    median_share_changed: float | None = Field(description="the distance as a share of the original's length")
+
+
 class AnnotatorFigures(BaseModel):
     user_id: int
     annotations: int
@@ -120,6 +131,7 @@ class AnnotatorFigures(BaseModel):
     alpha_without: float | None = Field(description="the project's alpha without this annotator's answers")
     judge_agreement: FigureRead | None
     position_bias: PositionBiasRead | None
+    rewrites: int = Field(0, description="answers with a rewrite (kinds that take rewrites)")
     flags: list[str]
     paused: bool
     paused_reason: str | None
@@ -135,6 +147,9 @@ class StatsRead(BaseModel):
     position_bias: PositionBiasRead | None = Field(description="for kinds that show responses side by side")
     gold: GoldFigures
     time: TimeRead
+    rewrites: RewritesRead | None = Field(
+        None, description="for kinds whose annotators may rewrite responses"
+    )
     annotators: list[AnnotatorFigures]
     compute_ms: int
     cached: bool

@@ -1,5 +1,5 @@
 """A project's quality figures (DESIGN §4.5): progress, throughput, agreement, position bias, gold accuracy,
-time per task, and the same per annotator, with the flags a lead acts on. Each figure is computed in
+time per task, rewrites, and the same per annotator, with the flags a lead acts on. Each figure is computed in
 app/quality/figures.py; `stats_for` keeps them in project_stats and recomputes them when they are older than
 a project-size dependent age, so the dashboard answers at once on a project of a million annotations."""
 
@@ -17,6 +17,7 @@ from app.jobs.runtime import create_job
 from app.models import Job, Project, ProjectStats, utcnow
 from app.quality import figures, metrics
 from app.quality.figures import sample_answers
+from app.quality.task_agreement import refresh_agreement
 
 
 def trusted_agreement(session: Session, project: Project, leave_out: set[int]) -> dict[int, metrics.Figure]:
@@ -38,6 +39,7 @@ def compute_stats(session: Session, project: Project) -> dict[str, Any]:
         gold=figures.gold_scores(session, project),
         position=figures.position_counts(session, project),
         judge=figures.judge_counts(session, project),
+        rewrites=figures.rewrite_counts(session, project),
     )
     return {
         "project_id": project.id,
@@ -49,6 +51,7 @@ def compute_stats(session: Session, project: Project) -> dict[str, Any]:
         "position_bias": figures.position_bias(project, evidence.position),
         "gold": figures.gold(session, project, evidence.gold),
         "time": figures.time_spent(people, floor_ms),
+        "rewrites": figures.rewrites(session, project, evidence.rewrites),
         "annotators": figures.annotator_rows(session, project, people, evidence),
         "compute_ms": round((time.perf_counter() - started) * 1000),
     }
@@ -63,6 +66,7 @@ def max_age(annotations: int) -> timedelta:
 
 
 def store_stats(session: Session, project: Project) -> dict[str, Any]:
+    refresh_agreement(session, project)  # each task's own figure, for the data manager, kept with the rest
     data = compute_stats(session, project)
     values = {
         "computed_at": utcnow(),

@@ -26,6 +26,7 @@ from app.jobs.runtime import RunningJob, append_log, beat, record_progress, run_
 from app.models import Job, JobMetric, Project, Snapshot, TrainedModel
 from app.training.schemas import TrainingRequest
 from app.training.service import build_config, run_dir
+from mlcore.lifeline import child_env
 
 POLL_S = 0.5
 CANCEL_GRACE_S = 20.0  # after the cancel file, SIGTERM; after twice this, SIGKILL
@@ -118,7 +119,7 @@ def _train(run: RunningJob, request: TrainingRequest, config: Any, gpus: int, *,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"},
+            env=child_env({**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}),
             start_new_session=True,  # a SIGTERM/SIGKILL reaches the whole process group (accelerate's ranks)
         )
     try:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from app.core.db import DbId
 from mlcore.config import LoraSettings, Method, TrainConfig
 from mlcore.hyperparameters import DeclaredHyperparameter, hyperparameters
 
@@ -71,7 +72,7 @@ else:
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    snapshot_id: int
+    snapshot_id: DbId
     method: Method
     base_model: str = Field(
         min_length=1, max_length=500, description="a directory on the worker, or a hub id"

@@ -1,27 +1,36 @@
+"""Liveness and readiness. Both answer while the app is saturated (issue 18, finding 16): they bypass
+load shedding (app/web/shedding.py), /healthz touches nothing and runs on the event loop, and /readyz
+checks the database on a connection and in threads of its own, with short timeouts."""
+
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import text
-from starlette.concurrency import run_in_threadpool
 
-from app.core.db import get_engine
+from app.core.db import get_health_engine
 from app.core.queue import celery_client
 
 router = APIRouter(tags=["health"])
 FAVICON = Path(__file__).resolve().parents[2] / "static" / "favicon.svg"
+CHECK_TIMEOUT_S = 3.0
+# Not the shared thread pool: requests waiting on the database may hold every thread of that one.
+_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 def _check_database() -> str | None:
     try:
-        with get_engine().execution_options(sqlite_deferred=True).connect() as conn:
+        with get_health_engine().execution_options(sqlite_deferred=True).connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
         return f"database: {type(exc).__name__}"
@@ -37,11 +46,20 @@ def _check_broker() -> str | None:
     return None
 
 
+async def _within_timeout(check: Callable[[], str | None], name: str) -> str | None:
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(loop.run_in_executor(_checks, check), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return f"{name}: no answer within {CHECK_TIMEOUT_S:g} s"
+
+
 @router.get("/readyz")
 async def readyz() -> JSONResponse:
-    failures = [
-        f for f in (await run_in_threadpool(_check_database), await run_in_threadpool(_check_broker)) if f
-    ]
+    results = await asyncio.gather(
+        _within_timeout(_check_database, "database"), _within_timeout(_check_broker, "broker")
+    )
+    failures = [f for f in results if f]
     if failures:
         return JSONResponse({"status": "unavailable", "failing": failures}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -16,6 +16,11 @@ Markers in any message make the stub misbehave, per request (retries of the same
   [stub:malformed]  structured requests get text that is not JSON
   [stub:judge=first]  a judge that always prefers the response shown first (position bias)
 
+Per model, `POST /_stub/config {"models": {"<name>": {"latency_ms": N, "fail": N}}}` makes that model slow
+(N ms before it answers) or fail its first N requests with a 500 (the chat tests' slow and failing
+models). A request with `"stream": true` is answered as server-sent events, a few words per chunk, each
+after `stream_ms` (config, default 20).
+
 `GET /_stub/stats` reports requests, the most requests ever in flight at once and answers by status;
 `POST /_stub/reset` clears them; `POST /_stub/config {"latency_ms": N}` changes the base latency."""
 
@@ -29,13 +34,14 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 MARKER = re.compile(r"\[stub:([a-z0-9]+)(?:=([a-z0-9]+))?\]")
 RESPONSE_HEADING = re.compile(r"^\W*Response ([A-Z])\b.*$", re.MULTILINE)
@@ -52,6 +58,9 @@ class StubState:
     by_model: Counter[str] = field(default_factory=Counter)
     attempts: Counter[str] = field(default_factory=Counter)
     prompts: list[str] = field(default_factory=list)  # the last user message of each request, in order
+    authorizations: list[str | None] = field(default_factory=list)  # each request's Authorization header
+    models: dict[str, dict[str, float]] = field(default_factory=dict)  # per model: latency_ms, fail
+    stream_ms: float = 20.0
 
     def reset(self) -> None:
         self.requests = self.in_flight = self.max_in_flight = 0
@@ -59,6 +68,8 @@ class StubState:
         self.by_model.clear()
         self.attempts.clear()
         self.prompts.clear()
+        self.authorizations.clear()
+        self.models.clear()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -170,6 +181,29 @@ def _structured(schema: dict[str, Any], prompt: str, judge_first: bool) -> dict[
     return answer if isinstance(answer, dict) else {"value": answer}
 
 
+async def _chunks(
+    content: str, model: str, key: str, usage_in: int, usage_out: int, every_ms: float
+) -> AsyncIterator[bytes]:
+    """An answer as OpenAI streams it: deltas of a few words, then the usage, then [DONE]."""
+    base = {"id": f"chatcmpl-{key[:12]}", "object": "chat.completion.chunk", "created": int(time.time())}
+    words = content.split(" ")
+    for i in range(0, len(words), 3):
+        piece = " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")
+        delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+        chunk = {**base, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+        await asyncio.sleep(every_ms / 1000)
+    usage = {"prompt_tokens": usage_in, "completion_tokens": usage_out, "total_tokens": usage_in + usage_out}
+    end = {
+        **base,
+        "model": model,
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
+    yield b"data: " + orjson.dumps(end) + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
 def create_stub(state: StubState | None = None) -> FastAPI:
     state = state or StubState()
     app = FastAPI(title="Preflab OpenAI-compatible stub", docs_url=None, redoc_url=None, openapi_url=None)
@@ -203,10 +237,12 @@ def create_stub(state: StubState | None = None) -> FastAPI:
         state.requests += 1
         state.by_model[model] += 1
         state.prompts.append(last_user)
+        state.authorizations.append(request.headers.get("authorization"))
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            delay = state.latency_ms + float(markers.get("slow") or 0)
+            own = state.models.get(model, {})
+            delay = state.latency_ms + float(markers.get("slow") or 0) + float(own.get("latency_ms", 0))
             if delay:
                 await asyncio.sleep(delay / 1000)
             for marker, headers in (("429", None), ("429ms", {"retry-after-ms": "20"}), ("500", None)):
@@ -214,6 +250,10 @@ def create_stub(state: StubState | None = None) -> FastAPI:
                     status = 500 if marker == "500" else 429
                     error = {"message": f"stub: injected {status} (attempt {attempt})", "type": "stub"}
                     return answer(status, {"error": error}, headers)
+            if own.get("fail", 0) >= 1:
+                own["fail"] -= 1
+                error = {"message": f"stub: model {model} failed on purpose", "type": "stub"}
+                return answer(500, {"error": error})
             fmt = body.get("response_format") or {}
             if fmt.get("type") == "json_schema":
                 schema = (fmt.get("json_schema") or {}).get("schema") or {}
@@ -227,9 +267,16 @@ def create_stub(state: StubState | None = None) -> FastAPI:
             else:
                 seed = body.get("seed")
                 words = " ".join(last_user.split()[:12])
-                content = f"[{model} seed {seed}] A considered answer to: {words}"
+                sampled = f" t={body['temperature']}" if body.get("temperature") else ""  # two replies differ
+                content = f"[{model} seed {seed}{sampled}] A considered answer to: {words}"
             usage_in = sum(tokens(_text_of(m.get("content"))) for m in messages)
             usage_out = tokens(content)
+            if body.get("stream"):
+                state.by_status[200] += 1
+                return StreamingResponse(
+                    _chunks(content, model, key, usage_in, usage_out, state.stream_ms),
+                    media_type="text/event-stream",
+                )
             return answer(
                 200,
                 {
@@ -268,6 +315,10 @@ def create_stub(state: StubState | None = None) -> FastAPI:
         body = orjson.loads(await request.body() or b"{}")
         if "latency_ms" in body:
             state.latency_ms = float(body["latency_ms"])
+        if "stream_ms" in body:
+            state.stream_ms = float(body["stream_ms"])
+        for name, how in (body.get("models") or {}).items():
+            state.models[str(name)] = {k: float(v) for k, v in how.items() if k in ("latency_ms", "fail")}
         return Response(orjson.dumps(state.stats()), media_type="application/json")
 
     return app

@@ -13,6 +13,12 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.core.errors import InvalidInput
 
+# Every form the pages post holds one file at most and far fewer fields than this; a form of 100,000
+# parts is refused at the limit instead of being parsed part by part (issue 18).
+FORM_MAX_FIELDS = 200
+FORM_MAX_FILES = 1
+UPLOAD_MAX_PARTS = 32  # an API upload: the file, and a few fields
+
 
 @dataclass
 class Upload:
@@ -33,10 +39,11 @@ class _Receiver:
         self.name = ""
         self.field = bytearray()
         self.out: BinaryIO | None = None
+        self.parts = 0
 
     def callbacks(self) -> dict[str, Any]:
         return {
-            "on_part_begin": self.headers.clear,
+            "on_part_begin": self.on_part_begin,
             "on_header_field": lambda data, start, end: self.header_field.extend(data[start:end]),
             "on_header_value": lambda data, start, end: self.header_value.extend(data[start:end]),
             "on_header_end": self.on_header_end,
@@ -44,6 +51,14 @@ class _Receiver:
             "on_part_data": self.on_part_data,
             "on_part_end": self.on_part_end,
         }
+
+    def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > UPLOAD_MAX_PARTS:
+            raise InvalidInput(
+                f"the form has more than {UPLOAD_MAX_PARTS} parts; send the file and its fields only"
+            )
+        self.headers.clear()
 
     def on_header_end(self) -> None:
         self.headers[bytes(self.header_field).lower()] = bytes(self.header_value)
@@ -53,6 +68,10 @@ class _Receiver:
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
         self.name = options.get(b"name", b"").decode()
+        if not self.name:
+            raise InvalidInput(
+                "every part of the form needs a name (Content-Disposition: form-data; name=...)"
+            )
         self.field = bytearray()
         if self.name == self.file_field and b"filename" in options:
             if self.upload.path is not None:

@@ -1,8 +1,16 @@
 // Ranking on the annotate page: arrows or j/k select a response, with Shift (or J/K) move it, digits select
-// a place, the mouse drags. Registered for static/annotate.js, which calls these hooks.
+// a place, the mouse drags, e rewrites the top response (static/rewrite.js). Registered for
+// static/annotate.js, which calls these hooks.
 (window.annotateKinds ||= {}).ranking = (() => {
   "use strict";
   let selected = 0;  // the selected position
+  const rewrite = window.PreflabRewrite;
+
+  // [the ids the answer prefers, the one a rewrite improves, its name on screen]: the top response
+  function preferred(task) {
+    const top = task.querySelector(".ranking > li");
+    return top ? [[top.dataset.id], top.dataset.id, "the top response"] : null;
+  }
 
   function renumber(task) {
     task.querySelectorAll(".ranking > li").forEach((li, i) => {
@@ -14,6 +22,7 @@
   function show(section) {
     selected = 0;
     renumber(section);
+    rewrite.show(section);
     let dragged = null;
     section.querySelectorAll(".ranking > li").forEach((li) => {
       li.addEventListener("dragstart", () => { dragged = li; li.classList.add("dragging"); });
@@ -28,12 +37,14 @@
   }
 
   function result(task) {
-    return { ranking: [...task.querySelectorAll(".ranking > li")].map((li) => li.dataset.id) };
+    const out = { ranking: [...task.querySelectorAll(".ranking > li")].map((li) => li.dataset.id) };
+    return rewrite.result(task, out, preferred);
   }
 
   function apply(section, res) {
     const list = section.querySelector(".ranking");
     res.ranking.forEach((id) => { const li = list.querySelector(`li[data-id="${CSS.escape(id)}"]`); if (li) list.appendChild(li); });
+    rewrite.apply(section, res, () => "the top response");
   }
 
   function key(event, task, ui) {
@@ -56,8 +67,8 @@
     }
     const n = Number(event.key);
     if (n >= 1 && n <= items.length) { selected = n - 1; renumber(task); ui.read(items[selected]); return true; }
-    return false;
+    return rewrite.key(event, task, ui, preferred);
   }
 
-  return { show, result, apply, key };
+  return { show, result, apply, key, click: rewrite.click };
 })();

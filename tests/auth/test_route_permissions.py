@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.auth import accounts, invites
 from app.main import create_app, iter_routes
-from app.models import Role
+from app.models import ChatTurn, Comment, Conversation, Notification, Role
 from tests import factories
 from tests.conftest import csrf_of, sign_in
 
@@ -31,6 +32,9 @@ class Rule:
     files: bool = False
     json: bool = False
     uuid: str = "new"  # which annotation {uuid} names: new, own (the caller's), other (another member's)
+    worked: bool = False  # {tid} names a task the caller answered (an annotator discusses only those)
+    chat: str | None = None  # a chat project: {conv_id} is the caller's conversation, {turn_id} its turn
+    # in this state: "ready" (both replies in), "failed" (the second failed), "picked"
 
 
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -44,6 +48,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/login"): Rule(PUBLIC),
     ("POST", "/login"): Rule(PUBLIC),
     ("POST", "/logout"): Rule(PUBLIC),
+    # the links an admin hands over (accounts)
+    ("GET", "/invite/{invite_token}"): Rule(PUBLIC),
+    ("POST", "/invite/{invite_token}"): Rule(
+        PUBLIC, {"email": "invitee@example.com", "name": "N", "password": "n" * 9, "repeat_password": "n" * 9}
+    ),
+    ("GET", "/reset/{reset_token}"): Rule(PUBLIC),
+    ("POST", "/reset/{reset_token}"): Rule(PUBLIC, {"password": "n" * 9, "repeat_password": "n" * 9}),
     # any signed-in user
     ("GET", "/api/v1/me"): Rule(AUTH),
     ("GET", "/api/v1/tokens"): Rule(AUTH),
@@ -63,6 +74,36 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/projects"): Rule(ADMIN, {"name": "New", "kind": "rating"}),
     ("GET", "/admin/users"): Rule(ADMIN),
     ("POST", "/admin/users"): Rule(ADMIN, {"email": "new@example.com", "password": "long enough pw"}),
+    ("POST", "/api/v1/users/{user_id}/deactivate"): Rule(ADMIN),
+    ("POST", "/api/v1/users/{user_id}/reactivate"): Rule(ADMIN),
+    ("POST", "/api/v1/users/{user_id}/password-reset"): Rule(ADMIN),
+    ("GET", "/api/v1/invites"): Rule(ADMIN),
+    ("POST", "/api/v1/invites"): Rule(ADMIN, {"project_id": "{pid}"}),
+    ("DELETE", "/api/v1/invites/{invite_id}"): Rule(ADMIN),
+    ("GET", "/api/v1/instance-settings"): Rule(ADMIN),
+    ("PATCH", "/api/v1/instance-settings"): Rule(ADMIN, {"non_admins_create_projects": False}),
+    ("POST", "/admin/users/{user_id}/deactivate"): Rule(ADMIN, {}),
+    ("POST", "/admin/users/{user_id}/reactivate"): Rule(ADMIN, {}),
+    ("POST", "/admin/users/{user_id}/password-reset"): Rule(ADMIN, {}),
+    ("POST", "/admin/invites"): Rule(ADMIN, {"email": "invitee@example.com"}),
+    ("POST", "/admin/invites/{invite_id}/revoke"): Rule(ADMIN, {}),
+    ("GET", "/admin/settings"): Rule(ADMIN),
+    ("POST", "/admin/settings"): Rule(ADMIN, {}),
+    ("GET", "/api/v1/credentials"): Rule(ADMIN),
+    ("POST", "/api/v1/credentials"): Rule(
+        ADMIN, {"name": "new", "env_var": "NEW_API_KEY", "hosts": ["10.0.0.9"]}
+    ),
+    ("GET", "/api/v1/credentials/{credential_id}"): Rule(ADMIN),
+    ("PATCH", "/api/v1/credentials/{credential_id}"): Rule(ADMIN, {"hosts": ["10.0.0.9"]}),
+    ("DELETE", "/api/v1/credentials/{credential_id}"): Rule(ADMIN),
+    ("GET", "/admin/credentials"): Rule(ADMIN),
+    ("POST", "/admin/credentials"): Rule(
+        ADMIN, {"name": "new", "env_var": "NEW_API_KEY", "hosts": "10.0.0.9"}
+    ),
+    ("POST", "/admin/credentials/{credential_id}"): Rule(
+        ADMIN, {"env_var": "NEW_API_KEY", "hosts": "10.0.0.9"}
+    ),
+    ("POST", "/admin/credentials/{credential_id}/delete"): Rule(ADMIN, {}),
     ("GET", "/projects/new"): Rule(ADMIN),
     ("POST", "/projects/new"): Rule(ADMIN, {"name": "New", "kind": "sft"}),
     # project roles
@@ -81,6 +122,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/jobs/{jid}/cancel"): Rule(LEAD),
     ("GET", "/projects/{pid}"): Rule(ANNOTATOR),
     ("GET", "/projects/{pid}/tasks"): Rule(REVIEWER),
+    # the data manager: reviewers see the grid and open tasks; bulk actions and exports are the leads'
+    ("GET", "/projects/{pid}/tasks/{tid}"): Rule(REVIEWER),
+    ("POST", "/projects/{pid}/tasks/bulk"): Rule(LEAD, {"action": "requeue", "more": "1", "scope": "filter"}),
+    ("POST", "/projects/{pid}/tasks/export"): Rule(LEAD, {"scope": "filter"}),
+    ("POST", "/api/v1/projects/{pid}/tasks/bulk"): Rule(LEAD, {"action": "requeue", "filter": {}}),
+    ("POST", "/api/v1/projects/{pid}/tasks/export"): Rule(LEAD, {"filter": {"status": ["open"]}}),
     ("GET", "/projects/{pid}/settings"): Rule(LEAD),
     ("POST", "/projects/{pid}/settings"): Rule(LEAD, {"name": "Renamed", "overlap": "2"}),
     ("POST", "/projects/{pid}/archive"): Rule(LEAD, {}),
@@ -90,6 +137,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{pid}/import"): Rule(LEAD),
     ("POST", "/projects/{pid}/import"): Rule(LEAD, files=True),
     ("GET", "/jobs/{jid}"): Rule(LEAD),
+    # no ids: an empty comparison; each id it names is checked as /jobs/{jid} is (see test_charts.py)
+    ("GET", "/jobs/compare"): Rule(AUTH),
     ("POST", "/jobs/{jid}/cancel"): Rule(LEAD, {}),
     # annotating
     ("POST", "/api/v1/projects/{pid}/next"): Rule(ANNOTATOR),
@@ -119,6 +168,28 @@ ROUTES: dict[tuple[str, str], Rule] = {
         ANNOTATOR, {"task_id": "{tid}", "reason": "broken"}, json=True
     ),
     ("POST", "/projects/{pid}/flags/{fid}/resolve"): Rule(LEAD, {}),
+    # live chats (a chat project; the conversation is the caller's own)
+    ("GET", "/projects/{pid}/chat"): Rule(ANNOTATOR, chat="ready"),
+    ("POST", "/projects/{pid}/chat"): Rule(ANNOTATOR, {}, chat="ready"),
+    ("GET", "/projects/{pid}/chat/{conv_id}"): Rule(ANNOTATOR, chat="ready"),
+    ("POST", "/projects/{pid}/chat/{conv_id}/send"): Rule(
+        ANNOTATOR, {"uuid": "{new_uuid}", "text": "Hello"}, json=True, chat="picked"
+    ),
+    ("POST", "/projects/{pid}/chat/{conv_id}/turns/{turn_id}/pick"): Rule(
+        ANNOTATOR, {"result": {"choice": "c1", "strength": 1}}, json=True, chat="ready"
+    ),
+    ("POST", "/projects/{pid}/chat/{conv_id}/turns/{turn_id}/retry"): Rule(
+        ANNOTATOR, {"slot": 1}, json=True, chat="failed"
+    ),
+    ("POST", "/projects/{pid}/chat/{conv_id}/turns/{turn_id}/continue"): Rule(
+        ANNOTATOR, {"candidate": "c1"}, json=True, chat="failed"
+    ),
+    ("POST", "/projects/{pid}/chat/{conv_id}/turns/{turn_id}/cancel"): Rule(
+        ANNOTATOR, {}, json=True, chat="ready"
+    ),
+    ("POST", "/projects/{pid}/chat/{conv_id}/turns/{turn_id}/branch"): Rule(
+        ANNOTATOR, {}, json=True, chat="picked"
+    ),
     # exports
     ("POST", "/api/v1/projects/{pid}/snapshots"): Rule(LEAD, {"format": "preference"}),
     ("GET", "/api/v1/projects/{pid}/snapshots"): Rule(LEAD),
@@ -147,7 +218,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/projects/{pid}/prelabel"): Rule(LEAD, {"mode": "judge"}),
     ("GET", "/api/v1/projects/{pid}/prelabel/settings"): Rule(LEAD),
     ("PUT", "/api/v1/projects/{pid}/prelabel/settings"): Rule(
-        LEAD, {"base_url": "http://127.0.0.1:8001/v1", "model": "stub", "api_key_env": ""}
+        LEAD, {"base_url": "http://127.0.0.1:8001/v1", "model": "stub", "credential": ""}
     ),
     ("GET", "/api/v1/projects/{pid}/prompt-templates"): Rule(LEAD),
     ("GET", "/api/v1/projects/{pid}/prompt-templates/{mode}"): Rule(LEAD),
@@ -170,6 +241,20 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{pid}/prelabel/review"): Rule(REVIEWER),
     ("POST", "/projects/{pid}/prelabel/review"): Rule(REVIEWER, {"action": "skip", "assignment_id": "{aid}"}),
     ("GET", "/projects/{pid}/annotate/suggestion/{tid}"): Rule(ANNOTATOR),
+    # comments: on tasks the caller may discuss (the caller's own comment for {cid}); each user's inbox
+    ("GET", "/api/v1/tasks/{tid}/comments"): Rule(ANNOTATOR, worked=True),
+    ("POST", "/api/v1/tasks/{tid}/comments"): Rule(ANNOTATOR, {"body": "Is B right?"}, worked=True),
+    ("PATCH", "/api/v1/comments/{cid}"): Rule(ANNOTATOR, {"body": "Is A right?", "resolved": True}),
+    ("DELETE", "/api/v1/comments/{cid}"): Rule(ANNOTATOR),
+    ("GET", "/api/v1/inbox"): Rule(AUTH),
+    ("POST", "/api/v1/inbox/read"): Rule(AUTH, {"all": True}),
+    ("GET", "/projects/{pid}/tasks/{tid}/comments"): Rule(ANNOTATOR, worked=True),
+    ("POST", "/projects/{pid}/tasks/{tid}/comments"): Rule(ANNOTATOR, {"body": "Is B right?"}, worked=True),
+    ("POST", "/projects/{pid}/comments/{cid}/resolve"): Rule(ANNOTATOR, {}),
+    ("POST", "/projects/{pid}/comments/{cid}/delete"): Rule(ANNOTATOR, {}),
+    ("GET", "/inbox"): Rule(AUTH),
+    ("GET", "/inbox/{nid}"): Rule(ANNOTATOR),  # it opens a comment only a member of its project may read
+    ("POST", "/inbox/read"): Rule(AUTH, {"all": "1"}),
     # review and quality
     ("POST", "/api/v1/annotations/{uuid}/reviews"): Rule(REVIEWER, {"verdict": "accept"}, uuid="other"),
     ("GET", "/api/v1/annotations/{uuid}/reviews"): Rule(REVIEWER, uuid="other"),
@@ -219,6 +304,29 @@ def _fill(value: Any, values: dict[str, Any]) -> Any:
     return value
 
 
+def _chat(db: Session, project: Any, owner: Any, state: str) -> tuple[Conversation, ChatTurn]:
+    """A conversation of `owner` whose head turn is in `state`."""
+    conversation = Conversation(project_id=project.id, user_id=owner.id, title="Hi")
+    db.add(conversation)
+    db.flush()
+    second = "failed" if state == "failed" else "done"
+    candidates = [
+        {"id": "c1", "model": "m1", "temperature": 0.3, "text": "One.", "status": "done", "error": None},
+        {"id": "c2", "model": "m2", "temperature": 1.0, "text": "Two.", "status": second, "error": None},
+    ]
+    turn = ChatTurn(
+        conversation_id=conversation.id, uuid=str(uuid.uuid4()), user_text="Hi",
+        messages=[{"role": "user", "content": "Hi"}], candidates=candidates, order=["c2", "c1"],
+        status="picked" if state == "picked" else "ready", reply="One." if state == "picked" else None,
+        chosen="c1" if state == "picked" else None,
+    )  # fmt: skip
+    db.add(turn)
+    db.flush()
+    conversation.head_turn_id = turn.id
+    db.flush()
+    return conversation, turn
+
+
 def _expected(rule: Rule, caller: str) -> str:
     if rule.need == PUBLIC:
         return "allowed"
@@ -239,7 +347,7 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     method, template = route
     rule = ROUTES[route]
     users = {name: factories.make_user(db, is_admin=name == "admin") for name in CALLERS[1:]}
-    project = factories.make_project(db, lead=users["lead"])
+    project = factories.make_project(db, lead=users["lead"], kind="chat" if rule.chat else "pairwise")
     for name in ("annotator", "reviewer"):
         factories.add_member(db, project, users[name], Role[name])
     other = factories.make_user(db)
@@ -260,13 +368,31 @@ def test_route_permissions(route: tuple[str, str], caller: str, client: TestClie
     snapshot = factories.make_snapshot(db, project, users["lead"])
     model = factories.make_model(db, snapshot, path=str(factories.model_dir()))
     round_ = factories.make_round(db, project)
+    credential = factories.make_credential(db)
+    invite, invite_url = invites.create_invite(db, data=invites.InviteRequest(), actor=users["admin"])
+    reset_url, _ = accounts.create_reset_link(db, user=other, actor=users["admin"])
+    comment = Comment(project_id=project.id, task_id=annotated.id, author_id=owner.id, body="Why A?")
+    db.add(comment)
+    db.flush()
+    notification = Notification(user_id=owner.id, kind="mention", comment_id=comment.id)
+    db.add(notification)
+    db.flush()
+    conversation, turn = _chat(db, project, owner, rule.chat) if rule.chat else (None, None)
     values = {
+        "conv_id": conversation.id if conversation else 0,
+        "turn_id": turn.id if turn else 0,
+        "cid": comment.id,
+        "nid": notification.id,
+        "credential_id": credential.id,
+        "invite_id": invite.id,
+        "invite_token": invite_url.rsplit("/", 1)[1],
+        "reset_token": reset_url.rsplit("/", 1)[1],
         "sid": snapshot.id,
         "mid": model.id,
         "rid": round_.id,
         "split": "train",
         "pid": project.id,
-        "tid": task.id,
+        "tid": annotated.id if rule.worked else task.id,
         "jid": job.id,
         "user_id": other.id,
         "token_id": token.id,

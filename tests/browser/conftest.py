@@ -44,6 +44,7 @@ def live_server() -> Iterator[str]:
             str(port),
             "--log-level",
             "warning",
+            "--no-proxy-headers",  # as Preflab runs uvicorn: forwarded headers only from trusted proxies
         ],
         cwd=ROOT,
         env=os.environ.copy(),

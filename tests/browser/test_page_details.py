@@ -90,3 +90,17 @@ def test_chart_labels_are_drawn_at_11_px_or_more(dashboard: Page) -> None:
     if SHOTS:
         dashboard.set_viewport_size({"width": 1280, "height": 800})
         dashboard.screenshot(path=f"{SHOTS}/defects-b-dashboard.png", full_page=True)
+
+
+def test_the_json_link_under_the_figures_opens_in_the_browser_that_shows_them(dashboard: Page) -> None:
+    """The dashboard's "JSON: GET /api/v1/…" is a link the signed-in browser can follow (it answered 401:
+    the API knew only tokens). A write with only the cookie is still refused: it would need no CSRF token."""
+    link = dashboard.get_by_role("link", name="GET /api/v1/projects/")
+    href = link.get_attribute("href")
+    assert href and href.endswith("/stats")
+    with dashboard.expect_navigation():
+        link.click()
+    figures = dashboard.evaluate("() => JSON.parse(document.body.innerText)")
+    assert figures["progress"]["annotations"] == 72 and figures["agreement"]["alpha_nominal"], figures
+    write = dashboard.request.post(dashboard.url.replace("/stats", "/rounds"), data={"name": "R"})
+    assert write.status == 401

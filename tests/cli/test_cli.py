@@ -108,6 +108,21 @@ def test_export_command_writes_a_snapshot_and_its_files(committed: None, tmp_pat
             "train": len(train),
             "test": len(test),
         }
-    r = runner.invoke(cli, ["export", str(project_id), "--format", "sft", "-o", str(out)])
-    assert r.exit_code == 2 and "exports as preference, kto, raw" in r.output
+    r = runner.invoke(cli, ["export", str(project_id), "--format", "classification", "-o", str(out)])
+    assert r.exit_code == 2 and "exports as preference, kto, sft, raw" in r.output
+    shutil.rmtree(snapshots_root(), ignore_errors=True)
+
+
+def test_export_to_a_full_disk_says_so_in_one_line(committed: None) -> None:
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    from app.exports.service import snapshots_root
+
+    with session_scope() as session:
+        lead = factories.make_user(session)
+        project = factories.make_project(session, name="Full disk", lead=lead)
+        factories.make_task(session, project, "Prompt", ["yes", "no"])
+    r = runner.invoke(cli, ["export", "Full disk", "--format", "raw", "-o", "/dev/full"])
+    assert r.exit_code == 1
+    assert "error: could not write /dev/full: No space left on device" in r.output
+    assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
     shutil.rmtree(snapshots_root(), ignore_errors=True)

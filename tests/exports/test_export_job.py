@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +21,7 @@ from app.exports.schemas import ExportRequest
 from app.exports.service import create_snapshot, snapshot_dir
 from app.jobs.runtime import request_cancel
 from app.main import create_app
-from app.models import AuditEvent, Job, Project, Role, Snapshot
+from app.models import AuditEvent, Job, Project, Role, Snapshot, utcnow
 from tests import factories
 
 
@@ -80,8 +81,10 @@ def test_export_through_the_worker_and_download(
 
         listed = client.get(f"/api/v1/projects/{project_id}/snapshots", headers=auth).json()
         assert [s["version"] for s in listed["items"]] == [1]
-        bad = client.post(f"/api/v1/projects/{project_id}/snapshots", json={"format": "sft"}, headers=auth)
-        assert bad.status_code == 422 and "exports as preference, kto, raw" in bad.text
+        bad = client.post(
+            f"/api/v1/projects/{project_id}/snapshots", json={"format": "classification"}, headers=auth
+        )
+        assert bad.status_code == 422 and "exports as preference, kto, sft, raw" in bad.text
 
         assert client.delete(f"/api/v1/snapshots/{created['snapshot_id']}", headers=auth).status_code == 204
         gone = client.get(f"/api/v1/snapshots/{created['snapshot_id']}/download", headers=auth)
@@ -114,7 +117,8 @@ def test_redelivery_never_rewrites_a_finished_snapshot(setup: tuple[int, str]) -
     first = (snapshot_dir(project_id, 1) / "train.jsonl").stat().st_mtime_ns
     with session_scope() as session:
         job = session.get_one(Job, job_id)
-        job.status = "running"  # as if the broker delivered the message again
+        job.status = "running"  # as if its worker died after writing and the message came again
+        job.heartbeat_at = utcnow() - timedelta(hours=1)  # once the lease lapsed
     assert run_export_job(job_id) == "succeeded"
     assert (snapshot_dir(project_id, 1) / "train.jsonl").stat().st_mtime_ns == first
     with session_scope() as session:

@@ -29,7 +29,8 @@ def test_form_offers_the_kinds_formats_and_starts_a_snapshot(client: TestClient,
     page = client.get(f"/projects/{project.id}/exports")
     assert page.status_code == 200
     assert '<option value="preference"' in page.text and '<option value="kto"' in page.text
-    assert '<option value="sft"' not in page.text  # not a format of a ranking project
+    assert '<option value="classification"' not in page.text  # not a format of a ranking project
+    assert 'name="edit_pairs"' not in page.text  # its edits setting is off: no rewrites to choose
     assert "adjacent only" in page.text and annotator.email in page.text
     response = client.post(
         f"/projects/{project.id}/exports",
@@ -54,6 +55,23 @@ def test_form_offers_the_kinds_formats_and_starts_a_snapshot(client: TestClient,
     assert 'hx-trigger="every 1s"' in listing.text  # the list refreshes while a snapshot is being written
 
 
+def test_a_project_with_rewrites_offers_edit_pairs_and_the_form_passes_it(
+    client: TestClient, db: Session
+) -> None:
+    lead = factories.make_user(db)
+    project = factories.make_project(db, kind="pairwise", lead=lead, settings={"edits": "optional"})
+    csrf = sign_in(client, lead.id)
+    page = client.get(f"/projects/{project.id}/exports")
+    assert 'name="edit_pairs"' in page.text and "rewrites only" in page.text
+    response = client.post(
+        f"/projects/{project.id}/exports",
+        data={"csrf_token": csrf, "format": "kto", "mode": "majority", "edit_pairs": "edits"},
+    )
+    assert response.status_code == 303, response.text
+    snapshot = db.scalars(select(Snapshot).where(Snapshot.project_id == project.id)).one()
+    assert snapshot.aggregation["edit_pairs"] == "edits"
+
+
 def test_bad_form_explains_and_creates_nothing(client: TestClient, db: Session) -> None:
     lead, _, project = _project(db)
     csrf = sign_in(client, lead.id)
@@ -67,8 +85,14 @@ def test_bad_form_explains_and_creates_nothing(client: TestClient, db: Session) 
         f"/projects/{project.id}/exports", data={"csrf_token": csrf, "format": "classification"}
     )
     assert (
-        response.status_code == 422 and "a ranking project exports as preference, kto, raw" in response.text
+        response.status_code == 422
+        and "a ranking project exports as preference, kto, sft, raw" in response.text
     )
+    response = client.post(
+        f"/projects/{project.id}/exports",
+        data={"csrf_token": csrf, "format": "preference", "edit_pairs": "choices"},
+    )  # its edits setting is off
+    assert response.status_code == 422 and "takes no rewrites" in response.text
     assert db.scalars(select(Snapshot)).all() == []
 
 

@@ -65,9 +65,10 @@ def _project(db: Session, kind: str, lead: User, annotator: User, chat: bool, **
             task = factories.make_task(
                 db, project, prompt, [f"{WORDS[i % 5]} {i}", f"{WORDS[(i + 1) % 5]} {i}"]
             )
-            factories.make_annotation(
-                db, task, annotator, {"choice": "a" if i % 3 else "b", "strength": i % 4}
-            )
+            result: dict[str, Any] = {"choice": "a" if i % 3 else "b", "strength": i % 4}
+            if settings.get("edits", "off") != "off" and i % 2:  # every other annotator rewrote their pick
+                result["edits"] = {result["choice"]: f"{WORDS[(i + 2) % 3]}, and more {i}"}
+            factories.make_annotation(db, task, annotator, result)
     return project
 
 
@@ -122,6 +123,25 @@ def test_preference_trains_reward_and_dpo(
         args=DPOConfig(**_common(tmp_path / "dpo")),
         train_dataset=data,
         processing_class=tokenizer,
+    )
+    _trained(dpo)
+
+
+def test_dpo_trains_on_rewrite_rows(
+    db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    project = _project(db, "pairwise", *people, chat=False, edits="optional")
+    (path,) = _export(db, project, tmp_path / "pref", format="preference")
+    data = _load(path)
+    assert data.column_names[-1] == "source" and set(data["source"]) == {"choice", "edit"}
+    dpo = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny),
+        args=DPOConfig(**_common(tmp_path / "dpo")),
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(tiny),
     )
     _trained(dpo)
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from app.core import queue
 from app.core.config import get_settings
 from app.core.db import session_scope
 from app.imports import job as job_module
 from app.imports.job import run_import_job, start_import_job
+from app.jobs.outbox import sweep
 from app.main import create_app
-from app.models import Job, Project, Task, User
+from app.models import Job, Project, Task, User, utcnow
 from tests import factories
 
 
@@ -45,11 +48,10 @@ def setup(committed: None) -> Iterator[tuple[int, int, str]]:
     yield ids
 
 
-def _count(project_id: int) -> int:
+def _count(project_id: int, *, status: str | None = None) -> int:
+    where = [Task.project_id == project_id] + ([Task.status == status] if status else [])
     with session_scope() as session:
-        return (
-            session.scalar(select(func.count()).select_from(Task).where(Task.project_id == project_id)) or 0
-        )
+        return session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
 
 
 def test_large_upload_runs_as_a_job_with_progress(
@@ -147,14 +149,24 @@ def test_a_worker_dying_mid_import_leaves_nothing_and_the_retry_imports_once(
     _interrupt_on(monkeypatch, 2, die)
     with pytest.raises(SystemExit):
         run_import_job(job_id)
-    # PostgreSQL: the batches written never committed; SQLite: they did, and the retry removes them first
+    # PostgreSQL: the batches written never committed; SQLite: they did, unseen, and the retry removes them
     assert _count(project_id) in (0, 2 * get_settings().import_batch_size)
+    assert _count(project_id, status="open") == 0  # nothing of a failed attempt is handed out
     monkeypatch.undo()
-    assert run_import_job(job_id) == "succeeded"  # the broker's redelivery
+    assert run_import_job(job_id) == "skipped"  # a copy of its message while the lease still holds
+    with session_scope() as session:  # the lease lapses (no heartbeat): the sweep sends it again
+        session.get_one(Job, job_id).heartbeat_at = utcnow() - timedelta(hours=1)
+    # This test is the worker that receives the send: the module's worker process must not take it first.
+    sent: list[tuple[str, list[Any], str]] = []
+    monkeypatch.setattr(queue, "send_task", lambda name, args, q: sent.append((name, args, q)))
+    assert sweep().restarted == 1
+    assert [args for _, args, _ in sent] == [[job_id]]
+    monkeypatch.undo()
+    assert run_import_job(job_id) == "succeeded"  # the redelivery
     with session_scope() as session:
         job = session.get_one(Job, job_id)
         assert job.result["imported"] == 5000 and job.result["duplicates"] == 0 and job.attempts == 2
-    assert _count(project_id) == 5000
+    assert _count(project_id) == 5000 == _count(project_id, status="open")
     assert run_import_job(job_id) == "skipped"  # a further delivery of the same message does nothing
 
 

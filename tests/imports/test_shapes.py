@@ -273,8 +273,8 @@ def test_messages_errors() -> None:
     assert error_of({"messages": [user("Hi"), assistant("x")], "label": "yes"}) == (
         '"label" must be true or false, got a string'
     )
-    assert error_of({"messages": [{"role": "tool", "content": "x"}]}) == (
-        '"messages" message 1 has role "tool"; role must be "system", "user" or "assistant"'
+    assert error_of({"messages": [{"role": "robot", "content": "x"}]}) == (
+        '"messages" message 1 has role "robot"; role must be "system", "user", "assistant" or "tool"'
     )
     assert error_of({"messages": [{"role": "user", "content": 3}]}) == (
         '"messages" message 1 "content" must be a string, got a number'

@@ -1,5 +1,6 @@
 """The job runtime's lifecycle on the real database: who may claim a job, what a progress report does,
-how a cancel reaches a runner, and that a silent running job of any kind is failed."""
+how a cancel reaches a runner, and that a silent running job of any kind is recovered: sent again, or
+failed once it used its attempts."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from app.core.db import session_scope
 from app.core.errors import InvalidInput
+from app.jobs.outbox import recover_if_stale
 from app.jobs.runtime import (
+    RETRY,
     JobCancelled,
     claim_job,
     finish_job,
-    mark_if_stale,
+    is_stale,
     request_cancel,
     run_job,
 )
@@ -64,34 +67,73 @@ def test_cancelling_a_running_job_only_asks_its_runner(db: Session) -> None:
     assert job.status == "running" and job.cancel_requested
 
 
-@pytest.mark.parametrize("kind", ["import", "export", "prelabel", "scoring", "stats"])
-def test_a_silent_running_job_of_any_kind_is_failed_with_a_readable_error(db: Session, kind: str) -> None:
+KINDS = ["import", "export", "prelabel", "scoring", "stats", "ordering", "training"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_silent_running_job_of_any_kind_is_sent_again_with_a_readable_note(db: Session, kind: str) -> None:
     job = queued(db, kind=kind)
     claim_job(db, job.id, kind)
+    sent = job.dispatches
     job.heartbeat_at = utcnow() - timedelta(minutes=10)
-    mark_if_stale(job)
+    recover_if_stale(db, job)
+    assert job.status == "queued" and job.dispatches == sent + 1 and job.error is None
+    assert job.progress_message.startswith("its worker stopped: no heartbeat for 6")
+    assert "sent again" in job.log
+    assert claim_job(db, job.id, kind) is job and job.attempts == 2  # the next message runs it
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_job_whose_worker_keeps_dying_fails_once_its_attempts_are_spent(db: Session, kind: str) -> None:
+    job = queued(db, kind=kind)
+    claim_job(db, job.id, kind)
+    job.attempts = RETRY.max_retries + 1
+    job.heartbeat_at = utcnow() - timedelta(minutes=10)
+    recover_if_stale(db, job)
     assert job.status == "failed" and job.error is not None
     assert job.error.startswith("its worker stopped: no heartbeat for 6")
+    assert job.error.endswith(f"gave up after {RETRY.max_retries + 1} attempts")
 
 
-def test_a_job_that_beats_is_not_stale(db: Session) -> None:
+def test_a_job_that_beats_is_not_stale_and_a_second_message_does_not_run_it_twice(db: Session) -> None:
     job = queued(db, kind="import")
     claim_job(db, job.id, "import")
     job.heartbeat_at = utcnow() - timedelta(seconds=30)
-    assert mark_if_stale(job).status == "running"
+    assert recover_if_stale(db, job).status == "running"
+    assert claim_job(db, job.id, "import") is None  # its live worker holds it
+    assert job.attempts == 1
 
 
-def test_the_jobs_api_fails_a_stale_import_when_it_is_read(client: TestClient, db: Session) -> None:
+def test_a_job_marked_running_without_a_heartbeat_is_held_by_no_worker(db: Session) -> None:
+    job = queued(db, kind="import")
+    job.status = "running"  # by hand, or by a release that did not beat: no started_at, no heartbeat_at
+    assert is_stale(job)
+    assert claim_job(db, job.id, "import") is job and job.attempts == 1 and job.heartbeat_at is not None
+    job.status, job.started_at, job.heartbeat_at = "running", None, None
+    recover_if_stale(db, job)
+    assert job.status == "queued" and "never sent a heartbeat" in (job.log or "")
+
+
+def test_a_cancel_of_a_running_job_that_no_worker_holds_ends_it_at_once(db: Session) -> None:
+    job = queued(db, kind="import")
+    claim_job(db, job.id, "import")
+    job.heartbeat_at = utcnow() - timedelta(minutes=10)
+    request_cancel(db, job)
+    assert job.status == "cancelled" and job.finished_at is not None
+    assert claim_job(db, job.id, "import") is None
+
+
+def test_the_jobs_api_recovers_a_stale_import_when_it_is_read(client: TestClient, db: Session) -> None:
     lead = factories.make_user(db)
     project = factories.make_project(db, lead=lead)
     job = factories.make_job(db, project, lead, kind="import")
-    job.status, job.heartbeat_at = "running", utcnow() - timedelta(minutes=5)
+    job.status, job.heartbeat_at, job.attempts = "running", utcnow() - timedelta(minutes=5), 1
     db.flush()
     read = client.get(
         f"/api/v1/jobs/{job.id}", headers={"Authorization": f"Bearer {factories.make_token(db, lead)}"}
     )
     assert read.status_code == 200
-    assert read.json()["status"] == "failed" and "no heartbeat" in read.json()["error"]
+    assert read.json()["status"] == "queued" and "no heartbeat" in read.json()["progress_message"]
 
 
 # ---- the runner's side, with real commits ------------------------------------------------------------
@@ -119,7 +161,7 @@ def test_progress_records_how_far_and_beats_the_heartbeat(stats_job: int) -> Non
         job = row(stats_job)
         assert job.progress == 0.4 and job.progress_message == "4 of 10 steps"
         assert job.heartbeat_at is not None and utcnow() - job.heartbeat_at < timedelta(seconds=5)
-        assert mark_if_stale(job).status == "running"
+        assert not is_stale(job)
         run.progress(1.0, "done")
         assert row(stats_job).progress == 0.99  # 1.0 is for a job that succeeded
     job = row(stats_job)
@@ -177,8 +219,8 @@ def test_a_job_ended_as_stale_is_not_overwritten_by_its_runner_stopping(stats_jo
         assert run is not None
         with session_scope() as session:
             job = session.get_one(Job, stats_job)
-            job.heartbeat_at = utcnow() - timedelta(minutes=10)
-            mark_if_stale(job)  # a reader gave up on it meanwhile
+            job.heartbeat_at, job.attempts = utcnow() - timedelta(minutes=10), RETRY.max_retries + 1
+            recover_if_stale(session, job)  # a reader gave up on it meanwhile
         with pytest.raises(JobCancelled):
             run.progress(0.5, "half")  # the runner learns it at its next report
         raise JobCancelled

@@ -11,11 +11,12 @@ from app.kinds.rows import RowForm
 
 def test_every_kind_exports_raw_and_its_own_formats() -> None:
     assert {name: get_kind(name).export_formats for name in KIND_NAMES} == {
-        "pairwise": ("preference", "kto", "raw"),
-        "ranking": ("preference", "kto", "raw"),
+        "pairwise": ("preference", "kto", "sft", "raw"),
+        "ranking": ("preference", "kto", "sft", "raw"),
         "rating": ("preference", "kto", "raw"),
         "sft": ("sft", "raw"),
         "classification": ("classification", "raw"),
+        "chat": ("preference", "kto", "sft", "raw"),  # its turns are pairwise tasks
     }
 
 

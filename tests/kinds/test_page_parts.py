@@ -18,4 +18,4 @@ def test_each_kind_has_its_templates_and_annotate_script(kind) -> None:  # type:
         assert (templates / kind.template(part)).is_file(), part
     assert (templates / kind.template("prelabel")).is_file() == (kind.review_mode is not None)
     script = (ROOT / "static" / kind.script).read_text()
-    assert f"(window.annotateKinds ||= {{}}).{kind.name} =" in script
+    assert f"(window.annotateKinds ||= {{}}).{kind.page_kind} =" in script  # a chat turn is shown as pairwise

@@ -30,6 +30,6 @@ def test_only_kinds_that_compare_responses_vote_and_only_some_have_a_judge_board
     for kind in all_kinds():
         if not kind.compares_responses:
             assert kind.pair_votes(["a", "b"], {"response": "x"}) == {}
-    assert {k.name for k in all_kinds() if k.has_judge_board} == {"pairwise", "ranking"}
+    assert {k.name for k in all_kinds() if k.has_judge_board} == {"pairwise", "ranking", "chat"}
     assert get_kind("ranking").judge_votes(["a", "b"], {"choice": "a"}) == {}  # no order: no verdict
     assert get_kind("rating").judge_votes(["a", "b"], {"choice": "a"}) == {}

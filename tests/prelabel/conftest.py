@@ -36,7 +36,7 @@ def endpoint(stub: StubServer, **overrides: Any) -> dict[str, Any]:
     return {
         "base_url": stub.base_url,
         "model": "stub-model",
-        "api_key_env": "",
+        "credential": "",
         "max_retries": 4,
         **overrides,
     }

@@ -9,7 +9,7 @@ from app.models import Job, Role
 from tests import factories
 
 LABELS = {"labels": ["Billing", "Delivery", "Account"]}
-STUB = {"base_url": "http://127.0.0.1:8001/v1", "model": "stub", "api_key_env": ""}
+STUB = {"base_url": "http://127.0.0.1:8001/v1", "model": "stub", "credential": ""}
 
 
 def _lead(db: Session, kind: str = "classification", **settings: object) -> tuple[object, dict[str, str]]:
@@ -57,24 +57,41 @@ def test_start_refuses_what_cannot_work(client: TestClient, db: Session) -> None
     assert db.query(Job).filter(Job.kind == "prelabel").count() == 0
 
 
-def test_endpoint_settings_keep_no_key_and_limit_key_variables(client: TestClient, db: Session) -> None:
+def test_endpoint_settings_keep_no_key_and_name_only_a_credential_bound_to_the_host(
+    client: TestClient, db: Session
+) -> None:
     project, auth = _lead(db)
+    factories.make_credential(db, name="lab-vllm", env_var="VLLM_API_KEY", hosts="127.0.0.1,10.0.0.0/8")
+    factories.make_credential(db, name="openai", env_var="OPENAI_PROJECT_API_KEY", hosts="api.openai.com")
     url = f"/api/v1/projects/{project.id}/prelabel/settings"  # type: ignore[attr-defined]
     saved = client.put(
-        url,
-        json={**STUB, "api_key_env": "VLLM_API_KEY", "concurrency": 16, "price_in_per_1k": 0.1},
-        headers=auth,
+        url, json={**STUB, "credential": "lab-vllm", "concurrency": 16, "price_in_per_1k": 0.1}, headers=auth
     )
     assert saved.status_code == 200, saved.text
-    assert saved.json()["concurrency"] == 16 and project.llm["api_key_env"] == "VLLM_API_KEY"  # type: ignore[attr-defined]
+    assert saved.json()["concurrency"] == 16 and project.llm["credential"] == "lab-vllm"  # type: ignore[attr-defined]
     read = client.get(url, headers=auth).json()
     assert (
         read["host"] == "127.0.0.1"
         and read["host_allowed_for_private"] is True
         and read["modes"] == ["label"]
     )
-    leak = client.put(url, json={**STUB, "api_key_env": "PREFLAB_SECRET_KEY"}, headers=auth)
-    assert leak.status_code == 422 and "*_API_KEY" in leak.json()["detail"]
+    # a lead sees names and hosts, never a variable or a key
+    assert {c["name"]: c["fits"] for c in read["credentials"]} == {
+        "default": False,
+        "lab-vllm": True,
+        "openai": False,
+    }
+    assert "VLLM_API_KEY" not in str(read) and "env_var" not in str(read["credentials"])
+    off_host = client.put(url, json={**STUB, "credential": "openai"}, headers=auth)
+    assert off_host.status_code == 422
+    assert "'openai' may be sent only to api.openai.com" in off_host.json()["detail"]
+    assert "127.0.0.1 is not one of them" in off_host.json()["detail"]
+    for variable in ("PREFLAB_SECRET_KEY", "PREFLAB_LLM_API_KEY", "_API_KEY", "PREFLAB_SECRET_KEY_API_KEY"):
+        leak = client.put(url, json={**STUB, "api_key_env": variable}, headers=auth)
+        assert leak.status_code == 422 and "api_key_env is no longer accepted" in leak.json()["detail"]
+    named = client.put(url, json={**STUB, "credential": "preflab_secret_key"}, headers=auth)
+    assert named.status_code == 422 and "no credential named 'preflab_secret_key'" in named.json()["detail"]
+    assert project.llm["credential"] == "lab-vllm"  # type: ignore[attr-defined]
     stored = client.put(url, json={**STUB, "api_key": "sk-secret"}, headers=auth)
     assert stored.status_code == 422 and "sk-secret" not in str(project.llm)  # type: ignore[attr-defined]
     bad_url = client.put(url, json={**STUB, "base_url": "file:///etc/passwd"}, headers=auth)

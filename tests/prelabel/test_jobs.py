@@ -17,6 +17,7 @@ from app.jobs.runtime import request_cancel
 from app.models import Job, LlmCacheEntry, Project, Suggestion, Task
 from app.prelabel.job import run_prelabel_job
 from app.web.llm_stub import StubServer, tokens
+from tests import factories
 from tests.prelabel.conftest import job_row, project_with_tasks, start, suggestions_of
 
 pytestmark = pytest.mark.usefixtures("committed")
@@ -221,7 +222,8 @@ def test_a_private_project_refuses_a_host_outside_the_allow_list_before_sending(
 def test_a_missing_key_fails_the_job_before_sending(llm: StubServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PRELABEL_TEST_API_KEY", raising=False)
     with session_scope() as s:
-        project, lead = project_with_tasks(s, llm, settings=LABELS, n=2, api_key_env="PRELABEL_TEST_API_KEY")
+        factories.make_credential(s, name="lab", env_var="PRELABEL_TEST_API_KEY", hosts="127.0.0.1")
+        project, lead = project_with_tasks(s, llm, settings=LABELS, n=2, credential="lab")
         job_id = start(s, project, lead, mode="label")
     assert run_prelabel_job(job_id) == "failed"
     assert "PRELABEL_TEST_API_KEY" in (job_row(job_id).error or "") and llm.state.requests == 0

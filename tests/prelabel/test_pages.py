@@ -29,7 +29,7 @@ def test_a_lead_configures_the_endpoint_previews_a_template_and_starts_a_job(
         "csrf_token": csrf,
         "base_url": "http://127.0.0.1:8001/v1",
         "model": "stub",
-        "api_key_env": "",
+        "credential": "",
         "concurrency": "4",
         "price_in_per_1k": "0.5",
         "redact_emails": "on",
@@ -40,7 +40,7 @@ def test_a_lead_configures_the_endpoint_previews_a_template_and_starts_a_job(
     assert (
         project.llm["concurrency"] == 4
         and project.llm["redact_emails"] is True
-        and project.llm["api_key_env"] == ""
+        and project.llm["credential"] == ""
     )
     bad = client.post(f"/projects/{project.id}/prelabel/settings", data={**form, "base_url": "ftp://x"})
     assert bad.status_code == 422 and "http:// or https://" in bad.text

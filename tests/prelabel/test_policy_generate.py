@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.core import queue
 from app.core.db import session_scope
-from app.models import AuditEvent, Job, Project, Role, Snapshot, Task, TrainedModel, User
+from app.models import AuditEvent, Job, Project, Role, Snapshot, Task, TrainedModel, User, utcnow
 from app.prelabel import local
 from app.prelabel.job import run_prelabel_job
 from app.prelabel.schemas import PrelabelRequest
@@ -404,7 +405,9 @@ def test_a_job_delivered_again_finishes_without_duplicating_responses(loader: Lo
     assert job_row(job_id).status == "running" and len(suggestions_of(job_id)) == 16
     assert sorted(loader.closed) == ["one", "two"]  # the memory is given back even then
     loader.hook = None
-    assert run_prelabel_job(job_id) == "succeeded"  # the broker delivers it again
+    with session_scope() as s:  # its lease lapses (no heartbeat), and the sweep sends it again
+        s.get_one(Job, job_id).heartbeat_at = utcnow() - timedelta(hours=1)
+    assert run_prelabel_job(job_id) == "succeeded"
     assert job_row(job_id).attempts == 2
     rows = suggestions_of(job_id)
     assert len(rows) == 24 and len({(r.task_id, r.model) for r in rows}) == 24

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
+from app.core.hosts import host_allowed
 from app.kinds import get_kind
 from app.kinds.edits import ACCEPTED, EDITED, REPLACED, levenshtein
 from app.prelabel import prompts
-from app.prelabel.endpoint import cache_key, host_allowed
+from app.prelabel.endpoint import cache_key
 from app.prelabel.modes import BadOutput, Item, interpret
 from app.prelabel.redact import Redactor
 from tests import factories

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.kinds.edits import levenshtein
 from app.labeling.queue import next_for_api
 from app.models import AuditEvent, Member, Project, Role, Suggestion, User
 from tests import factories
@@ -199,3 +200,31 @@ def test_the_figures_have_a_schema_in_openapi(client: TestClient) -> None:
     assert "me" in schemas["OwnFiguresRead"]["properties"]
     queue = spec["paths"]["/api/v1/projects/{pid}/review-queue"]["get"]
     assert {p["name"] for p in queue["parameters"]} >= {"cursor", "limit", "annotator", "label"}
+
+
+def test_the_dashboard_counts_rewrites_and_measures_how_much_they_change(
+    client: TestClient, db: Session
+) -> None:
+    project, lead, (one, two, _, _) = _project(db, overlap=2, edits="optional")
+    tasks = [factories.make_task(db, project, f"P{i}", [f"Answer {i}", f"Other {i}"]) for i in range(4)]
+    factories.make_annotation(db, tasks[0], one, {"choice": "a", "edits": {"a": "Answer 0!"}})  # distance 1
+    factories.make_annotation(db, tasks[1], one, {"choice": "b", "edits": {"b": "Something else"}})
+    factories.make_annotation(db, tasks[0], two, {"choice": "a"})
+    factories.make_annotation(db, tasks[2], two, {"choice": "b"})
+    db.flush()
+    headers = {"Authorization": f"Bearer {factories.make_token(db, lead)}"}
+    stats = client.get(f"/api/v1/projects/{project.id}/stats?refresh=true", headers=headers).json()
+    rewrites = stats["rewrites"]
+    assert rewrites["answers"] == 2 and rewrites["tasks"] == 2 and rewrites["tasks_answered"] == 3
+    assert rewrites["share_of_tasks"] == 2 / 3 and rewrites["measured"] == 2
+    assert rewrites["median_distance"] == (1 + levenshtein("Other 1", "Something else")) / 2
+    by = {a["user_id"]: a for a in stats["annotators"]}
+    assert by[one.id]["rewrites"] == 2 and by[two.id]["rewrites"] == 0
+    sign_in(client, lead.id)
+    dash = client.get(f"/projects/{project.id}/dashboard")
+    assert "<h2>Rewrites</h2>" in dash.text and "2 of 3 answered tasks have a rewrite (67%)" in dash.text
+    rating = factories.make_project(db, kind="rating", lead=lead)
+    assert (
+        client.get(f"/api/v1/projects/{rating.id}/stats?refresh=true", headers=headers).json()["rewrites"]
+        is None
+    )

@@ -16,6 +16,8 @@ Shapes, tried in this order:
 * `{"prompt", "completion", "label"?}` (prompt-completion / KTO)
 * canonical `{"prompt", "responses"?}`, which also takes CSV-style `response_<id>` / `model_<id>` columns
 * `{"text", "label"? | "labels"?}` (a classification export; the label is kept in meta)
+* a row of a raw export `{"task_id", "prompt", "responses", "annotations", ...}` (JSON text columns): the
+  task as stored, its conversation lossless
 
 Every shape may also carry `external_id`, `meta`, `priority` and `gold`; keys a shape does not consume
 are kept in `meta` (Label Studio bookkeeping keys excepted).
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.imports.shapes.canonical import canonical_row, text_row
+from app.imports.shapes.canonical import canonical_row, is_raw_export, raw_export_row, text_row
 from app.imports.shapes.chat import alpaca_row, chat_row, completion_row, sharegpt_row
 from app.imports.shapes.label_studio import label_studio_row, parse_mapping
 from app.imports.shapes.preference import preference_row
@@ -89,6 +91,8 @@ def normalize_row(raw: Any, *, mapping: ImportMapping | None = None) -> TaskRow:
     if "messages" in raw:
         return chat_row(raw)
     if "prompt" in raw:
+        if is_raw_export(raw):
+            return raw_export_row(raw)
         if "completion" in raw:
             return completion_row(raw)
         return canonical_row(raw)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
+
+from app.imports.json_items import ItemLimits, excess
 from app.imports.shapes.rows import (
     MAX_RESPONSES,
     RESERVED_RESPONSE_IDS,
@@ -16,6 +19,7 @@ from app.imports.shapes.rows import (
     finish_row,
     prompt_of,
     required_text,
+    shown,
 )
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -165,3 +169,36 @@ def text_row(raw: dict[str, Any]) -> TaskRow:
     gold: gold tasks are served to every annotator and left out of exports, which a relabelled dataset
     should not be."""
     return finish_row(raw, TEXT_KEYS, required_text(raw["text"], '"text"'), [])
+
+
+# A row of a "raw" export: the task's prompt, responses and gold as JSON text, with what was said of it.
+RAW_EXPORT_KEYS = frozenset(
+    {"task_id", "prompt", "responses", "gold", "annotations", "reviews", "suggestions"}
+)
+
+
+def is_raw_export(raw: dict[str, Any]) -> bool:
+    return "task_id" in raw and "annotations" in raw and isinstance(raw.get("responses"), str)
+
+
+def raw_export_row(raw: dict[str, Any]) -> TaskRow:
+    """A task back from a raw export, its conversation exactly as stored (system prompts, names, tool
+    messages, per-message metadata); the answers it carried stay behind (import them as gold with "gold")."""
+
+    def parsed(key: str) -> Any:
+        value = raw.get(key)
+        if value is None:
+            return None
+        try:
+            found = orjson.loads(value) if isinstance(value, str) else value
+        except orjson.JSONDecodeError:
+            raise RowError(f'"{key}" of a raw export row must be JSON text, got {shown(value)}') from None
+        if problem := excess(found, ItemLimits.configured()):  # the limits the reader keeps on the line
+            raise RowError(f'"{key}" of a raw export row {problem}')
+        return found
+
+    prompt = prompt_of(parsed("prompt"))
+    responses, response_meta = _responses(parsed("responses") or [])
+    add: dict[str, Any] = {"source_task_id": raw["task_id"]}
+    kept = {"external_id": raw.get("external_id"), "meta": parsed("meta"), "gold": parsed("gold")}
+    return finish_row(kept, set(), prompt, responses, _with_response_meta(add, response_meta))

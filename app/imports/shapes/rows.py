@@ -8,10 +8,12 @@ from typing import Any
 
 import orjson
 
+from app.imports.json_items import ItemLimits, excess
+
 MAX_RESPONSES = 20
 PRIORITY_MIN = -(2**31)
 PRIORITY_MAX = 2**31 - 1
-ROLES = frozenset({"system", "user", "assistant"})
+ROLES = frozenset({"system", "user", "assistant", "tool"})
 RESERVED_RESPONSE_IDS = frozenset({"tie"})  # "tie" is a pairwise answer, never a response id
 COMMON_KEYS = frozenset({"external_id", "meta", "priority", "gold"})
 
@@ -19,7 +21,7 @@ COMMON_KEYS = frozenset({"external_id", "meta", "priority", "gold"})
 @dataclass(slots=True)
 class TaskRow:
     external_id: str | None
-    prompt: str | list[dict[str, str]]
+    prompt: str | list[dict[str, Any]]
     responses: list[dict[str, Any]]
     meta: dict[str, Any]
     priority: int = 0
@@ -106,24 +108,34 @@ def _content(value: Any, what: str) -> str:
     raise RowError(f'{what} "content" must be a string, got {described(value)}')
 
 
-def chat_messages(value: Any, what: str) -> list[dict[str, str]]:
+def chat_messages(value: Any, what: str) -> list[dict[str, Any]]:
+    """Chat messages as given, content made text: every other key of a message (name, metadata, an
+    assistant's tool_calls, a tool result's tool_call_id…) is kept as it came, so `raw` gives it back."""
     if not isinstance(value, list) or not value:
         raise RowError(
             f'{what} must be a non-empty list of chat messages {{"role", "content"}}, got {described(value)}'
         )
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     for i, message in enumerate(value, 1):
         where = f"{what} message {i}"
         if not isinstance(message, dict):
             raise RowError(f'{where} must be an object {{"role", "content"}}, got {described(message)}')
         role = message.get("role")
         if not isinstance(role, str) or role not in ROLES:
-            raise RowError(f'{where} has role {shown(role)}; role must be "system", "user" or "assistant"')
-        out.append({"role": role, "content": _content(message.get("content"), where)})
+            raise RowError(
+                f'{where} has role {shown(role)}; role must be "system", "user", "assistant" or "tool"'
+            )
+        name = message.get("name")
+        if name is not None and not isinstance(name, str):
+            raise RowError(f'{where} "name" must be a string, got {described(name)}')
+        content = message.get("content")
+        if content is None and role == "assistant" and message.get("tool_calls"):
+            content = ""  # a turn that only calls tools
+        out.append({**message, "role": role, "content": _content(content, where)})
     return out
 
 
-def prompt_of(value: Any, what: str = '"prompt"') -> str | list[dict[str, str]]:
+def prompt_of(value: Any, what: str = '"prompt"') -> str | list[dict[str, Any]]:
     if isinstance(value, str):
         if value and not value.isspace():
             return value
@@ -132,7 +144,7 @@ def prompt_of(value: Any, what: str = '"prompt"') -> str | list[dict[str, str]]:
     raise RowError(f"{what} must be a non-empty string or a list of chat messages, got {described(value)}")
 
 
-def final_reply(messages: list[dict[str, str]], what: str) -> str:
+def final_reply(messages: list[dict[str, Any]], what: str) -> str:
     last = messages[-1]
     if last["role"] != "assistant":
         raise RowError(f"{what} must end with an assistant message, but its last message is {last['role']}")
@@ -154,10 +166,34 @@ def _parse_int(value: str, what: str) -> int:
         raise RowError(f"{what} must be an integer, got {shown(value)}") from None
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def refuse_nul(row: TaskRow) -> None:
+    """PostgreSQL stores no NUL character in text or JSONB: refuse the row on every back end alike.
+    orjson writes NUL as \\u0000, so one dump at C speed clears the usual row before any walk."""
+    if b"\\u0000" not in orjson.dumps([row.external_id, row.prompt, row.responses, row.meta, row.gold]):
+        return
+    named: list[tuple[str, Any]] = [('"external_id"', row.external_id), ('"prompt"', row.prompt)]
+    named += [('"responses"', row.responses), ('"gold"', row.gold)]
+    # meta holds the row's "meta" object and the keys no shape consumed, under their own names
+    named += [('a "meta" key' if "\x00" in key else f'"{key}"', value) for key, value in row.meta.items()]
+    for name, value in named:
+        if name == 'a "meta" key' or _holds_nul(value):
+            raise RowError(f"{name} holds a NUL character (\\u0000), which cannot be stored; remove it")
+
+
 def finish_row(
     raw: dict[str, Any],
     consumed: frozenset[str] | set[str],
-    prompt: str | list[dict[str, str]],
+    prompt: str | list[dict[str, Any]],
     responses: list[dict[str, Any]],
     add: dict[str, Any] | None = None,
     *,
@@ -191,6 +227,9 @@ def finish_row(
                 parsed = None
             if not isinstance(parsed, dict):
                 raise RowError('the "meta" column must hold a JSON object such as {"source": "x"}')
+            problem = excess(parsed, ItemLimits.configured())
+            if problem:
+                raise RowError(f'the "meta" column {problem}')
             meta = parsed
     else:
         raise RowError(f'"meta" must be a JSON object, got {described(meta_value)}')

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
-from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from app.auth import service
-from app.auth.schemas import UserCreate
 from app.core.errors import InvalidInput, PreflabError
 from app.core.security import password_stamp
 from app.models import ApiToken, User
-from app.web.deps import AdminUser, CurrentUser, SessionDep
+from app.web.deps import CurrentUser, IdPath, SessionDep
 from app.web.templating import render
 
 router = APIRouter()
@@ -37,16 +35,17 @@ def change_password(
     repeat_password: str = Form(""),
 ) -> Response:
     """A plain form post: the page comes back whole, with the error or (303) the notice. This session
-    stays signed in; every other session of the user is signed out (app/web/deps.py checks the stamp)."""
-    client = request.client.host if request.client else "unknown"
+    stays signed in; every other session of the user is signed out (the password change bumps the
+    user's session generation, which app/web/deps.py checks)."""
     try:
         if new_password != repeat_password:
             raise InvalidInput("the two new passwords differ; type the same one twice")
-        service.change_password(session, user=user, current=current_password, new=new_password, client=client)
+        service.change_password(session, user=user, current=current_password, new=new_password)
     except PreflabError as exc:  # answered, not raised: a wrong guess must be committed to count
         context = {"tokens": _tokens(session, user), "new_token": None, "password_error": exc.message}
-        return render(request, "account.html", context, status_code=422)
+        return render(request, "account.html", context, status_code=exc.status_code)
     request.session["pw"] = password_stamp(user.password_hash)
+    request.session["gen"] = user.session_generation
     return RedirectResponse("/account?password_changed=1#password", status_code=303)
 
 
@@ -59,51 +58,8 @@ def create_token(request: Request, user: CurrentUser, session: SessionDep, name:
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-def revoke_token(request: Request, token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(request: Request, token_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
     service.revoke_token(session, user=user, token_id=token_id)
     return render(
         request, "account.html", {"tokens": _tokens(session, user), "new_token": None}, block="tokens"
-    )
-
-
-@router.get("/admin/users")
-def users_page(request: Request, admin: AdminUser, session: SessionDep) -> Response:
-    users = service.all_users(session)
-    return render(request, "admin/users.html", {"users": users, "error": None, "form": {}}, block="users")
-
-
-@router.post("/admin/users")
-def create_user(
-    request: Request,
-    admin: AdminUser,
-    session: SessionDep,
-    email: str = Form(...),
-    name: str = Form(""),
-    password: str = Form(...),
-    is_admin: bool = Form(False),
-) -> Response:
-    error = None
-    try:
-        body = UserCreate(email=email, name=name, password=password, is_admin=is_admin)
-        service.create_user(
-            session,
-            email=body.email,
-            password=body.password,
-            name=body.name,
-            is_admin=body.is_admin,
-            actor=admin,
-        )
-
-    except ValidationError as exc:
-        error = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
-    except PreflabError as exc:
-        error = exc.message
-    users = service.all_users(session)
-    typed = {"email": email, "name": name, "is_admin": is_admin} if error else {}
-    return render(
-        request,
-        "admin/users.html",
-        {"users": users, "error": error, "form": typed},
-        block="users",
-        status_code=422 if error else 200,
     )

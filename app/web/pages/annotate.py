@@ -16,7 +16,7 @@ from app.labeling import service
 from app.labeling.queue import MAX_AHEAD, Claim, claim_next_task
 from app.labeling.schemas import AnnotationPut, FlagCreate
 from app.models import Assignment, Project, Task, TaskFlag, User
-from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
+from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, SessionDep
 from app.web.templating import is_htmx, render
 
 router = APIRouter()
@@ -141,7 +141,7 @@ def flag(body: FlagBody, project: ProjectAsAnnotator, user: CurrentUser, session
 
 @router.post("/projects/{pid}/flags/{fid}/resolve")
 def resolve_flag(
-    request: Request, fid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    request: Request, fid: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> Response:
     found = get_in_project(session, TaskFlag, fid, project, missing="flag not found")
     service.resolve_flag(session, flag=found, user=user)

@@ -39,7 +39,9 @@ def _page(
         "formats": project_kind.export_formats,
         "aggregations": AGGREGATIONS,
         "default_mode": project_kind.default_aggregation,
-        "aggregation_options": project_kind.export_options,
+        # edit_pairs means something only where the project's annotators rewrite responses
+        "aggregation_options": project_kind.export_options
+        | ({"edit_pairs"} if project_kind.exports_rewrites(project.settings) else set()),
         "criteria": project_kind.score_criteria(project.settings),
         "members": service.annotators_to_leave_out(session, project=project),
         "error": error,
@@ -71,6 +73,7 @@ def request_from_form(form: FormData) -> ExportRequest:
         "pairs": text("pairs"),
         "min_gap": text("min_gap"),
         "criterion": text("criterion"),
+        "edit_pairs": text("edit_pairs"),
     }
     return ExportRequest.model_validate(
         {

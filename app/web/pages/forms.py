@@ -9,7 +9,8 @@ from starlette.datastructures import FormData
 from app.kinds import get_kind
 from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
 
-LIST_FIELDS = {"strength_scale", "criteria", "labels"}
+LIST_FIELDS = {"strength_scale", "criteria", "labels", "image_hosts", "turn_scale", "models", "temperatures"}
+TEXT_FIELDS = {"system_prompt"}
 BOOL_FIELDS = {
     "allow_ties",
     "multi_label",
@@ -17,10 +18,12 @@ BOOL_FIELDS = {
     "show_draft_diff",
     "reveal_annotators",
     "auto_pause",
+    "turn_ratings",
 }
-INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max", "gold_min_answers"}
-FLOAT_FIELDS = {"gold_rate", "min_seconds_per_task", "gold_min_accuracy"}
-CHOICE_FIELDS = {"rationale", "queue_order"}
+INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max", "gold_min_answers", "edit_max_chars",
+              "max_reply_tokens", "turn_timeout_s", "max_user_chars", "max_turns"}  # fmt: skip
+FLOAT_FIELDS = {"gold_rate", "min_seconds_per_task", "gold_min_accuracy", "max_cost"}
+CHOICE_FIELDS = {"rationale", "queue_order", "edits"}
 
 
 def settings_from_form(kind: str, form: FormData) -> dict[str, Any]:
@@ -39,4 +42,6 @@ def settings_from_form(kind: str, form: FormData) -> dict[str, Any]:
                 settings[name] = value.strip()  # pydantic converts and range-checks
         elif name in CHOICE_FIELDS:
             settings[name] = value
+        elif name in TEXT_FIELDS:
+            settings[name] = value.replace("\r\n", "\n").strip()
     return settings

@@ -13,12 +13,12 @@ from app.auth.policies import role_in
 from app.core.errors import PreflabError
 from app.loop import rounds, scoring
 from app.loop.priority import RULE_HELP, RULES
-from app.loop.schemas import LoopJob, LoopSummary, RoundCreate, RoundUpdate
+from app.loop.schemas import LoopJob, LoopSummary, RoundCreate, RoundRead, RoundUpdate
 from app.models import Project, Role, User
 from app.projects.schemas import ProjectUpdate
 from app.projects.service import update_project
 from app.quality import charts
-from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, IdPath, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -28,6 +28,31 @@ router = APIRouter()
 def _bars(summary: LoopSummary) -> list[charts.Bar]:
     bins = summary.scores.distribution.bins if summary.scores else []
     return charts.bars([(f"{lo:.3g} to {hi:.3g}", float(n)) for lo, hi, n in bins])
+
+
+# The figures of a round that the rounds chart follows from one round to the next.
+ROUND_FIGURES = (
+    ("percent_agreement", "percent agreement"),
+    ("alpha", "Krippendorff's α"),  # noqa: RUF001 - the letter the table uses
+    ("judge_agreement", "humans vs LLM judge"),
+    ("reward_agreement", "humans vs reward model"),
+)
+
+
+def _rounds_chart(items: list[RoundRead]) -> charts.Chart | None:
+    """The rounds side by side on one chart, once there are two to compare: each figure a line."""
+    if len(items) < 2:
+        return None
+    lines = []
+    for key, label in ROUND_FIGURES:
+        values = [(r.metrics.get(key) or {}).get("value") for r in items]
+        if any(v is not None for v in values):
+            lines.append(charts.Line(label, values, count=sum(v is not None for v in values)))
+    if not lines:
+        return None
+    x = [float(r.number) for r in items]
+    names = [r.name for r in items]
+    return charts.Chart("rounds", "Agreement by round", x, lines, x_label="round", x_names=names)
 
 
 def _shown_jobs(session: SessionDep, project: Project, summary: LoopSummary, watch: str) -> list[LoopJob]:
@@ -45,6 +70,7 @@ def _context(
     role = role_in(session, project_id=project.id, user=user)
     lead = role is not None and role >= Role.lead
     snapshots, models = rounds.tie_choices(session, project) if lead else ([], [])
+    shown_rounds = rounds.rounds_view(session, project).items
     return {
         "project": project,
         "role": role,
@@ -54,7 +80,8 @@ def _context(
         "bars": _bars(summary),
         "charts": charts,  # quality/_figure.html draws each figure's interval with it
         "rules": [(r, RULE_HELP[r]) for r in RULES],
-        "rounds": rounds.rounds_view(session, project).items,
+        "rounds": shown_rounds,
+        "rounds_chart": _rounds_chart(shown_rounds),
         "reward_models": scoring.reward_models(session, project, user) if lead else [],
         "snapshots": snapshots,
         "models": models,
@@ -131,7 +158,12 @@ def start_round(
 
 @router.post("/projects/{pid}/rounds/{rid}")
 def update_round(
-    request: Request, rid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+    request: Request,
+    rid: IdPath,
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    form: FormDep,
 ) -> Response:
     found = rounds.round_for(session, project=project, round_id=rid)
 

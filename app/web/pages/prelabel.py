@@ -15,16 +15,18 @@ from starlette.responses import RedirectResponse, Response
 from app.auth.policies import can_cancel, get_in_project, role_in
 from app.core.config import get_settings
 from app.core.errors import Conflict, InvalidInput, NotFound, PreflabError
+from app.core.hosts import host_allowed, host_of
+from app.credentials.service import choices
 from app.jobs.runtime import request_cancel
 from app.kinds import kind_of
 from app.kinds.forms import LETTERS
 from app.labeling import service as labeling
 from app.models import Assignment, Job, Project, Role, Suggestion, Task, User
 from app.prelabel import prompts, review, service
-from app.prelabel.endpoint import describe, effective_settings, host_allowed, host_of
+from app.prelabel.endpoint import describe, effective_settings, legacy_notice
 from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import MODE_HELP, PrelabelRequest, ReviewBody
-from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import is_htmx, render
 
@@ -99,6 +101,8 @@ def _page(
         "stored": project.llm or {},
         "host": host,
         "allowed_hosts": get_settings().llm_allowed_hosts,
+        "credentials": choices(session, host=host) if host else [],
+        "key_notice": legacy_notice(project),
         "host_ok": bool(host) and host_allowed(host, get_settings().llm_allowed_hosts),
         "modes": modes,
         "mode_help": MODE_HELP,
@@ -130,7 +134,7 @@ def save_settings(
     request: Request, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
 ) -> Response:
     values: dict[str, Any] = {k: v for k in SETTING_FIELDS if (v := _text(form, k)) is not None}
-    values["api_key_env"] = _text(form, "api_key_env") or ""
+    values["credential"] = _text(form, "credential") or ""
     values["redact_emails"] = form.get("redact_emails") == "on"
     values["redact_phones"] = form.get("redact_phones") == "on"
     try:
@@ -240,7 +244,7 @@ def _job_page(request: Request, session: SessionDep, project: Project, job: Job)
 
 
 @router.get("/projects/{pid}/prelabel/jobs/{jid}")
-def job_page(request: Request, jid: int, project: ProjectAsLead, session: SessionDep) -> Response:
+def job_page(request: Request, jid: IdPath, project: ProjectAsLead, session: SessionDep) -> Response:
     job = _job_of(session, project, jid)
     if not job.of_kind("prelabel"):
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
@@ -249,7 +253,7 @@ def job_page(request: Request, jid: int, project: ProjectAsLead, session: Sessio
 
 @router.post("/projects/{pid}/prelabel/jobs/{jid}/cancel")
 def cancel_job(
-    request: Request, jid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    request: Request, jid: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> Response:
     job = _job_of(session, project, jid)
     request_cancel(session, can_cancel(job, user))
@@ -364,7 +368,7 @@ def review_answer(
 
 @router.get("/projects/{pid}/annotate/suggestion/{tid}")
 def annotate_suggestion(
-    request: Request, tid: int, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
+    request: Request, tid: IdPath, project: ProjectAsAnnotator, user: CurrentUser, session: SessionDep
 ) -> Response:
     """The suggestion beside a task on the annotate page; nothing when the project hides suggestions
     (so leads can measure anchoring) or for gold tasks (which score annotators)."""

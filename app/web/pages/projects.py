@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from app.auth import service as auth_service
-from app.auth.policies import role_in
+from app.auth.policies import may_create_projects, role_in
 from app.core.config import get_settings
 from app.core.errors import ImportRejected, InvalidInput, PreflabError
 from app.imports.job import start_import_job, store_upload
@@ -21,11 +21,12 @@ from app.models import Project, Role, User
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectUpdate, validate_settings
 from app.web.deps import (
-    AdminUser,
+    MAX_ID,
     CurrentUser,
+    IdPath,
     ProjectAsAnnotator,
     ProjectAsLead,
-    ProjectAsReviewer,
+    ProjectCreator,
     SessionDep,
 )
 from app.web.pages.deps import FormDep
@@ -60,16 +61,18 @@ def home(request: Request, user: CurrentUser, session: SessionDep, archived: boo
     rows = service.visible_projects(session, user=user, include_archived=archived, limit=500)
     counts = service.project_counts(session, [p.id for p, _ in rows])
     projects = [service.to_read(p, counts[p.id], role) for p, role in rows]
-    return render(request, "projects/list.html", {"projects": projects, "archived": archived})
+    can_create = may_create_projects(session, user)
+    context = {"projects": projects, "archived": archived, "can_create": can_create}
+    return render(request, "projects/list.html", context)
 
 
 @router.get("/projects/new")
-def new_project_page(request: Request, admin: AdminUser) -> Response:
+def new_project_page(request: Request, creator: ProjectCreator) -> Response:
     return render(request, "projects/new.html", {"error": None, "form": {}})
 
 
 @router.post("/projects/new")
-def create_project(request: Request, admin: AdminUser, session: SessionDep, form: FormDep) -> Response:
+def create_project(request: Request, creator: ProjectCreator, session: SessionDep, form: FormDep) -> Response:
     kind = str(form.get("kind", ""))
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     try:
@@ -85,7 +88,7 @@ def create_project(request: Request, admin: AdminUser, session: SessionDep, form
             {"error": _errors(exc), "form": values},
             status_code=422,
         )
-    project = service.create_project(session, data=data, user=admin)
+    project = service.create_project(session, data=data, user=creator)
     return RedirectResponse(f"/projects/{project.id}/settings?created=1", status_code=303)
 
 
@@ -192,7 +195,7 @@ def add_member(
     project: ProjectAsLead,
     user: CurrentUser,
     session: SessionDep,
-    user_id: int = Form(...),
+    user_id: int = Form(..., ge=1, le=MAX_ID),
     role: str = Form(...),
 ) -> Response:
     service.set_member(session, project=project, user_id=user_id, role=role, actor=user)
@@ -201,7 +204,7 @@ def add_member(
 
 @router.post("/projects/{pid}/members/{user_id}/remove")
 def remove_member(
-    request: Request, user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    request: Request, user_id: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> Response:
     service.remove_member(session, project=project, user_id=user_id, actor=user)
     session.flush()
@@ -274,20 +277,3 @@ def import_upload(
         message = exc.message if isinstance(exc, PreflabError) else str(exc)
         return outcome(422, errors=ImportRejected([{"line": 0, "message": message}], 1))
     return outcome(201, result=result)
-
-
-@router.get("/projects/{pid}/tasks")
-def tasks_page(
-    request: Request,
-    project: ProjectAsReviewer,
-    user: CurrentUser,
-    session: SessionDep,
-    after: int | None = Query(None),
-) -> Response:
-    tasks = service.tasks_page(session, project, after=after)
-    return render(
-        request,
-        "projects/tasks.html",
-        _ctx(session, project, user, tasks=tasks, next_after=tasks[-1].id if len(tasks) == 50 else None),
-        block="rows",
-    )

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from app.auth.policies import get_in_project, in_project, role_in
+from app.auth.policies import comment_role, get_in_project, in_project, role_in
+from app.comments import service as comments
 from app.core.errors import NotFound, PreflabError
 from app.kinds import kind_of
 from app.kinds.forms import LETTERS
@@ -23,7 +24,7 @@ from app.quality.metrics import POSITION_BIAS_MIN_N
 from app.quality.own import daily_answers, own_figures
 from app.quality.review_queue import QueueFilters, next_for_review, review_queue, tasks_of
 from app.quality.stats import stats_for
-from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -93,6 +94,10 @@ def _task_page(
     shown = reviews.orders_shown(session, [a for a, _ in answers])
     ctx = _base(session, project, user, task=task, answers=answers, people=people, judge=judge, error=error,
                 typed=typed, me=user, shown=shown, letters=LETTERS)  # fmt: skip
+    ctx["comment_role"] = comment_role(session, task=task, user=user)
+    ctx["threads"] = comments.threads_of(
+        session, project=project, task=task, reader=user, role=ctx["comment_role"]
+    )
     return render(request, "quality/task.html", ctx, block="review", status_code=status_code)
 
 
@@ -107,7 +112,7 @@ def next_task_page(project: ProjectAsReviewer, session: SessionDep, after: int =
 
 @router.get("/projects/{pid}/review/{tid}")
 def task_page(
-    request: Request, tid: int, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
+    request: Request, tid: IdPath, project: ProjectAsReviewer, user: CurrentUser, session: SessionDep
 ) -> Response:
     return _task_page(request, session, project, user, _task_in(session, project, tid))
 
@@ -141,7 +146,12 @@ def review_answer(
 
 @router.post("/projects/{pid}/tasks/{tid}/gold")
 def gold_page(
-    request: Request, tid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep, form: FormDep
+    request: Request,
+    tid: IdPath,
+    project: ProjectAsLead,
+    user: CurrentUser,
+    session: SessionDep,
+    form: FormDep,
 ) -> Response:
     """Mark the task gold with one answer's (effective) result, or unmark it."""
     task = _task_in(session, project, tid)
@@ -156,7 +166,7 @@ def gold_page(
 
 
 @router.post("/projects/{pid}/members/{user_id}/resume")
-def resume_page(user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
+def resume_page(user_id: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
     resume(session, project=project, user_id=user_id, by=user)
     return RedirectResponse(f"/projects/{project.id}/dashboard", status_code=303)
 

@@ -6,7 +6,7 @@ from app.auth import service
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserCreate, UserRead
 from app.models import User
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
-from app.web.deps import AdminUser, CurrentUser, SessionDep
+from app.web.deps import AdminUser, CurrentUser, IdPath, SessionDep
 
 router = APIRouter(tags=["auth"])
 
@@ -28,7 +28,7 @@ def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> T
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(token_id: IdPath, user: CurrentUser, session: SessionDep) -> Response:
     service.revoke_token(session, user=user, token_id=token_id)
     return Response(status_code=204)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.auth.policies import can_cancel
-from app.jobs.runtime import mark_if_stale, metrics_of, request_cancel
+from app.jobs.outbox import recover_if_stale
+from app.jobs.runtime import metrics_of, request_cancel
 from app.jobs.schemas import JobRead, MetricPoint
 from app.web.deps import CurrentUser, JobDep, SessionDep
 
@@ -11,8 +12,8 @@ router = APIRouter(tags=["jobs"])
 
 
 @router.get("/jobs/{jid}")
-def get_job(job: JobDep) -> JobRead:
-    return JobRead.model_validate(mark_if_stale(job))
+def get_job(job: JobDep, session: SessionDep) -> JobRead:
+    return JobRead.model_validate(recover_if_stale(session, job))
 
 
 @router.get("/jobs/{jid}/metrics")

@@ -24,6 +24,7 @@ from app.models import Annotation, Assignment, Role, TaskFlag
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
 from app.web.deps import (
     CurrentUser,
+    IdPath,
     ProjectAsLead,
     ProjectAsReviewer,
     SessionDep,
@@ -34,7 +35,7 @@ from app.web.deps import (
 router = APIRouter(tags=["annotating"])
 
 
-def get_my_assignment(aid: int, user: CurrentUser, session: SessionDep) -> Assignment:
+def get_my_assignment(aid: IdPath, user: CurrentUser, session: SessionDep) -> Assignment:
     assignment = own(session.get(Assignment, aid), user, missing=f"assignment {aid} not found")
     project_for(session, project_id=assignment.project_id, user=user, need=Role.annotator)
     return assignment
@@ -63,7 +64,7 @@ VisibleAnnotation = Annotated[Annotation, Depends(get_visible_annotation)]
     "/projects/{pid}/next", response_model=NextTask, responses={204: {"description": "nothing left"}}
 )
 def next_task(
-    request: Request, pid: int, session: SessionDep, ahead: Annotated[int, Query(ge=0, le=MAX_AHEAD)] = 0
+    request: Request, pid: IdPath, session: SessionDep, ahead: Annotated[int, Query(ge=0, le=MAX_AHEAD)] = 0
 ) -> object:
     # The annotation loop's two routes check access in their own body (the same calls the dependencies
     # make): one thread hop per request instead of three.
@@ -137,6 +138,6 @@ def list_flags(project: ProjectAsLead, session: SessionDep, include_resolved: bo
 
 
 @router.post("/projects/{pid}/flags/{fid}/resolve")
-def resolve_flag(fid: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> FlagRead:
+def resolve_flag(fid: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> FlagRead:
     flag = get_in_project(session, TaskFlag, fid, project, missing=f"flag {fid} not found")
     return FlagRead.model_validate(service.resolve_flag(session, flag=flag, user=user))

@@ -16,7 +16,7 @@ from app.loop.schemas import (
     RoundUpdate,
     ScoringStarted,
 )
-from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, IdPath, ProjectAsLead, ProjectAsReviewer, SessionDep
 
 router = APIRouter(tags=["loop"])
 
@@ -59,7 +59,7 @@ def start_round(
 
 @router.patch("/projects/{pid}/rounds/{rid}")
 def update_round(
-    rid: int, body: RoundUpdate, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    rid: IdPath, body: RoundUpdate, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> RoundRead:
     """Name a round, or tie a snapshot, a reward model and a policy to it."""
     found = rounds.round_for(session, project=project, round_id=rid)

@@ -7,6 +7,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from app.web.deps import MAX_ID
+
 T = TypeVar("T")
 
 
@@ -16,7 +18,11 @@ class Page(BaseModel, Generic[T]):
 
 
 def parse_cursor(cursor: str | None) -> int | None:
-    return int(cursor) if cursor and cursor.isdigit() else None
+    """The id a page continues after; None (the first page) for anything that is not one. str.isdigit()
+    alone admits digits int() refuses ("³"); a number past the largest id continues after all of them."""
+    if not cursor or not (cursor.isascii() and cursor.isdigit()):
+        return None
+    return min(int(cursor), MAX_ID)
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]

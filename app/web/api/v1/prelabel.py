@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response
 from app.auth.policies import within_project
 from app.core.config import get_settings
 from app.core.errors import NotFound
+from app.core.hosts import host_allowed, host_of
+from app.credentials.service import choices
 from app.imports.schemas import TaskRead
 from app.kinds import kind_of
 from app.models import Role, Suggestion, Task
 from app.prelabel import prompts, review, service
-from app.prelabel.endpoint import effective_settings, host_allowed, host_of, instance_defaults
+from app.prelabel.endpoint import effective_settings, instance_defaults, legacy_notice
 from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import (
     LlmSettings,
@@ -32,12 +34,12 @@ from app.prelabel.schemas import (
     TemplateRead,
 )
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
-from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import CurrentUser, IdPath, IdQuery, ProjectAsLead, ProjectAsReviewer, SessionDep
 
 router = APIRouter(tags=["prelabel"])
 
 
-def get_suggestion(suggestion_id: int, user: CurrentUser, session: SessionDep) -> Suggestion:
+def get_suggestion(suggestion_id: IdPath, user: CurrentUser, session: SessionDep) -> Suggestion:
     """A suggestion of a project where the caller reviews (404 otherwise, so existence does not leak)."""
     missing = f"suggestion {suggestion_id} not found"
     suggestion = session.get(Suggestion, suggestion_id)
@@ -60,7 +62,8 @@ def start_prelabel(
 
 
 @router.get("/projects/{pid}/prelabel/settings")
-def read_settings(project: ProjectAsLead) -> SettingsRead:
+def read_settings(project: ProjectAsLead, session: SessionDep) -> SettingsRead:
+    """The endpoint, and the credentials it may name: names and hosts, never a key."""
     settings = effective_settings(project)
     host = host_of(settings.base_url)
     return SettingsRead(
@@ -71,6 +74,8 @@ def read_settings(project: ProjectAsLead) -> SettingsRead:
         private=project.is_private,
         host_allowed_for_private=host_allowed(host, get_settings().llm_allowed_hosts),
         modes=list(kind_of(project).prelabel_modes),
+        credentials=choices(session, host=host),
+        notice=legacy_notice(project),
     )
 
 
@@ -113,7 +118,7 @@ def list_suggestions(
     project: ProjectAsReviewer,
     session: SessionDep,
     mode: Annotated[Mode | None, Query(alias="kind")] = None,
-    task_id: int | None = None,
+    task_id: IdQuery = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[SuggestionRead]:

@@ -6,7 +6,7 @@ from app.auth.policies import role_in
 from app.projects import service
 from app.projects.schemas import MemberRead, MemberSet, ProjectCreate, ProjectRead, ProjectUpdate
 from app.web.api.v1.pagination import Cursor, Limit, Page, next_cursor, parse_cursor
-from app.web.deps import AdminUser, CurrentUser, ProjectAsAnnotator, ProjectAsLead, SessionDep
+from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, ProjectCreator, SessionDep
 
 router = APIRouter(tags=["projects"])
 
@@ -30,8 +30,9 @@ def list_projects(
 
 
 @router.post("/projects", status_code=201)
-def create_project(body: ProjectCreate, admin: AdminUser, session: SessionDep) -> ProjectRead:
-    project = service.create_project(session, data=body, user=admin)
+def create_project(body: ProjectCreate, creator: ProjectCreator, session: SessionDep) -> ProjectRead:
+    """Admins, or any signed-in user when the instance setting allows it; the creator leads it."""
+    project = service.create_project(session, data=body, user=creator)
     return service.read_project(session, project, "lead")
 
 
@@ -65,14 +66,22 @@ def list_members(project: ProjectAsLead, session: SessionDep) -> list[MemberRead
 
 @router.put("/projects/{pid}/members/{user_id}")
 def set_member(
-    user_id: int, body: MemberSet, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    user_id: IdPath, body: MemberSet, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> MemberRead:
-    member = service.set_member(session, project=project, user_id=user_id, role=body.role, actor=user)
-    target = next(u for m, u in service.list_members(session, project=project) if m.user_id == member.user_id)
-    return MemberRead(user_id=target.id, email=target.email, name=target.name, role=member.role)
+    member, known = service.set_member_answer(
+        session, project=project, user_id=user_id, role=body.role, actor=user
+    )
+    return MemberRead(
+        user_id=member.user_id,
+        email=known.email if known else None,
+        name=known.name if known else None,
+        role=member.role,
+    )
 
 
 @router.delete("/projects/{pid}/members/{user_id}", status_code=204)
-def remove_member(user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep) -> Response:
+def remove_member(
+    user_id: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+) -> Response:
     service.remove_member(session, project=project, user_id=user_id, actor=user)
     return Response(status_code=204)

@@ -28,7 +28,15 @@ from app.quality.schemas import (
 )
 from app.quality.stats import stats_for
 from app.web.api.v1.pagination import Cursor, Limit, Page
-from app.web.deps import CurrentUser, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
+from app.web.deps import (
+    CurrentUser,
+    IdPath,
+    IdQuery,
+    ProjectAsAnnotator,
+    ProjectAsLead,
+    ProjectAsReviewer,
+    SessionDep,
+)
 
 router = APIRouter(tags=["quality"])
 
@@ -74,7 +82,7 @@ def review_history(annotation: ReviewableAnnotation, session: SessionDep) -> lis
 def get_review_queue(
     project: ProjectAsReviewer,
     session: SessionDep,
-    annotator: int | None = None,
+    annotator: IdQuery = None,
     label: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -87,7 +95,7 @@ def get_review_queue(
     return Page(items=[QueueItemRead.model_validate(i) for i in page.items], next_cursor=page.next_cursor)
 
 
-def get_task_as_lead(tid: int, user: CurrentUser, session: SessionDep) -> Task:
+def get_task_as_lead(tid: IdPath, user: CurrentUser, session: SessionDep) -> Task:
     return task_for(session, task_id=tid, user=user, need=Role.lead)
 
 
@@ -101,7 +109,7 @@ def set_gold(body: GoldSet, task: Annotated[Task, Depends(get_task_as_lead)], us
 
 @router.post("/projects/{pid}/members/{user_id}/resume")
 def resume_member(
-    user_id: int, project: ProjectAsLead, user: CurrentUser, session: SessionDep
+    user_id: IdPath, project: ProjectAsLead, user: CurrentUser, session: SessionDep
 ) -> MemberResumed:
     member = resume(session, project=project, user_id=user_id, by=user)
     return MemberResumed(user_id=member.user_id, paused=member.paused_at is not None)

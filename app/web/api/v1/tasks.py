@@ -13,11 +13,10 @@ from app.core.errors import InvalidInput
 from app.imports.job import start_import_job
 from app.imports.readers import read_rows
 from app.imports.schemas import ImportAnswer, ImportQueued, ImportRefused, TaskRead
-from app.imports.service import ImportResult, import_inline, tasks_of
+from app.imports.service import ImportResult, import_inline
 from app.imports.shapes import ImportMapping, RowError, parse_mapping
-from app.models import Project, Task, User
-from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
-from app.web.deps import CurrentUser, ProjectAsLead, ProjectAsReviewer, SessionDep, TaskAsAnnotator
+from app.models import Project, User
+from app.web.deps import CurrentUser, ProjectAsLead, SessionDep, TaskAsAnnotator
 from app.web.uploads import receive_upload
 
 router = APIRouter(tags=["tasks"])
@@ -142,14 +141,6 @@ def create_tasks(
     )
 
     return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
-
-
-@router.get("/projects/{pid}/tasks")
-def list_tasks(
-    project: ProjectAsReviewer, session: SessionDep, cursor: Cursor = None, limit: Limit = 50
-) -> Page[TaskRead]:
-    page = page_of(session, tasks_of(project), Task.id, cursor=cursor, limit=limit)
-    return Page(items=[TaskRead.model_validate(x) for x in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/tasks/{tid}")

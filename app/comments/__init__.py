@@ -1,0 +1,1 @@
+"""Threaded comments on tasks and annotations, @mentions, and the inbox they fill."""

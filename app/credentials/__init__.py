@@ -1,0 +1,1 @@
+"""API keys bound to the hosts they may be sent to (issue 18, finding 6)."""
