@@ -18,6 +18,7 @@ from typing import Any
 import openai
 from sqlalchemy.orm import Session
 
+from app.chat.service import ENDED, fail_unfinished
 from app.core.aio import run_to_end
 from app.core.db import session_scope
 from app.credentials.service import key_for
@@ -29,7 +30,6 @@ from app.prelabel.runner import api_error, endpoint_client
 from app.prelabel.schemas import LlmSettings
 
 FLUSH_S = 0.25
-ENDED = ("done", "failed")
 
 
 @dataclass
@@ -171,18 +171,8 @@ def _flush(turn_id: int, slots: list[Slot], settings: LlmSettings) -> None:
 
 
 def _settle(session: Session, job: Job) -> None:
-    """However the job ended, the turn stops generating: slots it did not finish are failed, so the page
-    offers a retry rather than waiting forever."""
+    """However the job ended, the turn stops generating (see `fail_unfinished`)."""
     turn = session.get(ChatTurn, int(job.params["turn_id"]))
     if turn is None or turn.job_id != job.id:
         return
-    candidates = [dict(c) for c in turn.candidates]
-    for c in candidates:
-        if c.get("status") not in ENDED:
-            c["status"], c["error"] = (
-                "failed",
-                c.get("error") or (job.error or f"the job was {job.status}")[:500],
-            )
-    turn.candidates = candidates
-    if turn.status == "generating":
-        turn.status = "ready"
+    fail_unfinished(turn, job.error or f"the job was {job.status}")

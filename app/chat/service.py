@@ -208,12 +208,22 @@ def cancel(session: Session, turn: ChatTurn) -> ChatTurn:
         if job is not None:
             request_cancel(session, job)
             if job.status == "cancelled":  # no worker held it: nobody else ends the turn
-                turn.candidates = [
-                    c if c.get("status") == "done" else {**c, "status": "failed", "error": "cancelled"}
-                    for c in turn.candidates
-                ]
-                turn.status = "ready"
+                fail_unfinished(turn, "cancelled")
     return turn
+
+
+ENDED = ("done", "failed")
+
+
+def fail_unfinished(turn: ChatTurn, error: str) -> None:
+    """The turn stops generating: replies that did not end are failed with `error` (unless they carry
+    their own), so the page offers to ask again rather than waiting forever."""
+    turn.candidates = [
+        c if c.get("status") in ENDED else {**c, "status": "failed", "error": c.get("error") or error[:500]}
+        for c in turn.candidates
+    ]
+    if turn.status == "generating":
+        turn.status = "ready"
 
 
 def pick(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import Conversation, Role
+from app.chat import service
+from app.models import ChatTurn, Conversation, Role
 from tests import factories
 from tests.conftest import login
 
@@ -49,3 +53,47 @@ def test_an_annotator_reads_only_their_own_conversations(client: TestClient, db:
     assert client.get(f"/projects/{project.id}/chat/{theirs.id}").status_code == 200
     pairwise = factories.make_project(db, lead=lead)
     assert client.get(f"/projects/{pairwise.id}/chat").status_code == 404  # no chats in other kinds
+
+
+def test_the_budget_shows_under_the_composer_and_the_streaming_polls_do_not_sum_it(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    annotator = factories.make_user(db)
+    project = factories.make_project(db, kind="chat", settings={"max_cost": 1.0})
+    factories.add_member(db, project, annotator, Role.annotator)
+    conversation = Conversation(project_id=project.id, user_id=annotator.id, title="t")
+    db.add(conversation)
+    db.flush()
+    picked = ChatTurn(conversation_id=conversation.id, uuid=str(uuid.uuid4()), user_text="hi", messages=[],
+                      candidates=[], order=[], status="picked", reply="hello", cost=0.25)  # fmt: skip
+    db.add(picked)
+    db.flush()
+    conversation.head_turn_id = picked.id
+    db.flush()
+    sums: list[int] = []
+    real_spent = service.spent
+    monkeypatch.setattr(service, "spent", lambda s, p: sums.append(p.id) or real_spent(s, p))
+    login(client, annotator.email)
+    page = f"/projects/{project.id}/chat/{conversation.id}"
+    assert "spent 0.2500 of 1.0" in client.get(page).text and sums == [project.id]
+
+    waiting = [{"id": cid, "status": "generating", "text": ""} for cid in ("a", "b")]
+    streaming = ChatTurn(
+        conversation_id=conversation.id,
+        parent_id=picked.id,
+        depth=2,
+        uuid=str(uuid.uuid4()),
+        user_text="more",
+        messages=[],
+        candidates=waiting,
+        order=["a", "b"],
+        status="generating",
+    )
+    db.add(streaming)
+    db.flush()
+    conversation.head_turn_id = streaming.id
+    db.flush()
+    sums.clear()
+    poll = client.get(page, headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and 'hx-trigger="every 500ms"' in poll.text
+    assert sums == [] and "spent" not in poll.text  # no composer while replies stream: no project-wide sum

@@ -40,61 +40,6 @@ def setup(committed: None) -> Iterator[tuple[int, str]]:
     shutil.rmtree(service.snapshots_root(), ignore_errors=True)  # ids start again at 1 in the next test
 
 
-def test_export_through_the_worker_and_download(
-    setup: tuple[int, str], celery_worker: object, job_waiter: Callable[..., Job]
-) -> None:
-    project_id, token = setup
-    auth = {"Authorization": f"Bearer {token}"}
-    with TestClient(create_app()) as client:
-        response = client.post(
-            f"/api/v1/projects/{project_id}/snapshots",
-            json={"format": "preference", "split": {"test": 0.25, "seed": 1}},
-            headers=auth,
-        )
-        assert response.status_code == 202, response.text
-        created = response.json()
-        assert created["version"] == 1
-        job = job_waiter(created["job_id"])
-        assert job.status == "succeeded", job.error
-        assert job.progress == 1.0 and job.result["counts"]["train"] + job.result["counts"]["test"] == 40
-
-        snapshot = client.get(f"/api/v1/snapshots/{created['snapshot_id']}", headers=auth).json()
-        assert snapshot["status"] == "ready" and snapshot["version"] == 1
-        manifest = snapshot["manifest"]
-        assert manifest["split"]["test"] == 0.25 and manifest["format"] == "preference"
-        seen_prompts: list[set[str]] = []
-        for split in ("train", "test"):
-            download = client.get(
-                f"/api/v1/snapshots/{created['snapshot_id']}/download?split={split}", headers=auth
-            )
-            assert download.status_code == 200
-            assert f"project-{project_id}-v1-{split}.jsonl" in download.headers["content-disposition"]
-            lines = [json.loads(line) for line in download.text.splitlines()]
-            assert len(lines) == manifest["counts"][split] > 0
-            assert all(r["chosen"].startswith("good") for r in lines)
-            seen_prompts.append({r["prompt"] for r in lines})
-        assert seen_prompts[0].isdisjoint(seen_prompts[1])
-        missing = client.get(
-            f"/api/v1/snapshots/{created['snapshot_id']}/download?split=validation", headers=auth
-        )
-        assert missing.status_code == 404 and "no validation file" in missing.json()["detail"]
-
-        listed = client.get(f"/api/v1/projects/{project_id}/snapshots", headers=auth).json()
-        assert [s["version"] for s in listed["items"]] == [1]
-        bad = client.post(
-            f"/api/v1/projects/{project_id}/snapshots", json={"format": "classification"}, headers=auth
-        )
-        assert bad.status_code == 422 and "exports as preference, kto, sft, raw" in bad.text
-
-        assert client.delete(f"/api/v1/snapshots/{created['snapshot_id']}", headers=auth).status_code == 204
-        gone = client.get(f"/api/v1/snapshots/{created['snapshot_id']}/download", headers=auth)
-        assert gone.status_code == 404
-    assert not snapshot_dir(project_id, 1).exists()
-    with session_scope() as session:
-        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.project_id == project_id)).all()
-        assert {"snapshot.create", "snapshot.delete"} <= set(actions)
-
-
 def _unqueued(project_id: int, request: ExportRequest) -> tuple[int, int]:
     """A snapshot and its job, run here rather than by the worker."""
     with session_scope() as session:
@@ -157,3 +102,60 @@ def test_cancel_while_running_keeps_no_files(setup: tuple[int, str], monkeypatch
         assert session.get_one(Snapshot, snapshot_id).status == "cancelled"
     assert not snapshot_dir(project_id, 1).exists()
     assert not list(snapshot_dir(project_id, 1).parent.glob(".v1.tmp-*"))
+
+
+# The module's worker starts with the first test that asks for it and sweeps the jobs (app/jobs/outbox.py):
+# the tests above run jobs here themselves, so they come first, before a worker could take their jobs.
+def test_export_through_the_worker_and_download(
+    setup: tuple[int, str], celery_worker: object, job_waiter: Callable[..., Job]
+) -> None:
+    project_id, token = setup
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app()) as client:
+        response = client.post(
+            f"/api/v1/projects/{project_id}/snapshots",
+            json={"format": "preference", "split": {"test": 0.25, "seed": 1}},
+            headers=auth,
+        )
+        assert response.status_code == 202, response.text
+        created = response.json()
+        assert created["version"] == 1
+        job = job_waiter(created["job_id"])
+        assert job.status == "succeeded", job.error
+        assert job.progress == 1.0 and job.result["counts"]["train"] + job.result["counts"]["test"] == 40
+
+        snapshot = client.get(f"/api/v1/snapshots/{created['snapshot_id']}", headers=auth).json()
+        assert snapshot["status"] == "ready" and snapshot["version"] == 1
+        manifest = snapshot["manifest"]
+        assert manifest["split"]["test"] == 0.25 and manifest["format"] == "preference"
+        seen_prompts: list[set[str]] = []
+        for split in ("train", "test"):
+            download = client.get(
+                f"/api/v1/snapshots/{created['snapshot_id']}/download?split={split}", headers=auth
+            )
+            assert download.status_code == 200
+            assert f"project-{project_id}-v1-{split}.jsonl" in download.headers["content-disposition"]
+            lines = [json.loads(line) for line in download.text.splitlines()]
+            assert len(lines) == manifest["counts"][split] > 0
+            assert all(r["chosen"].startswith("good") for r in lines)
+            seen_prompts.append({r["prompt"] for r in lines})
+        assert seen_prompts[0].isdisjoint(seen_prompts[1])
+        missing = client.get(
+            f"/api/v1/snapshots/{created['snapshot_id']}/download?split=validation", headers=auth
+        )
+        assert missing.status_code == 404 and "no validation file" in missing.json()["detail"]
+
+        listed = client.get(f"/api/v1/projects/{project_id}/snapshots", headers=auth).json()
+        assert [s["version"] for s in listed["items"]] == [1]
+        bad = client.post(
+            f"/api/v1/projects/{project_id}/snapshots", json={"format": "classification"}, headers=auth
+        )
+        assert bad.status_code == 422 and "exports as preference, kto, sft, raw" in bad.text
+
+        assert client.delete(f"/api/v1/snapshots/{created['snapshot_id']}", headers=auth).status_code == 204
+        gone = client.get(f"/api/v1/snapshots/{created['snapshot_id']}/download", headers=auth)
+        assert gone.status_code == 404
+    assert not snapshot_dir(project_id, 1).exists()
+    with session_scope() as session:
+        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.project_id == project_id)).all()
+        assert {"snapshot.create", "snapshot.delete"} <= set(actions)

@@ -54,55 +54,6 @@ def _count(project_id: int, *, status: str | None = None) -> int:
         return session.scalar(select(func.count()).select_from(Task).where(*where)) or 0
 
 
-def test_large_upload_runs_as_a_job_with_progress(
-    setup: tuple[int, int, str], celery_worker: object, job_waiter: Callable[..., Job]
-) -> None:
-    project_id, _, token = setup
-    data = _big_jsonl(1500)
-    assert len(data) > get_settings().import_inline_max_bytes
-    with TestClient(create_app()) as client:
-        r = client.post(
-            f"/api/v1/projects/{project_id}/imports",
-            headers={"Authorization": f"Bearer {token}"},
-            files={"file": ("big.jsonl", data)},
-        )
-        assert r.status_code == 202, r.text
-        job_id = r.json()["job_id"]
-        job = job_waiter(job_id)
-        assert job.status == "succeeded", job.error
-        api = client.get(f"/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}).json()
-        assert api["status"] == "succeeded" and api["progress"] == 1.0
-        assert api["result"]["imported"] == 1500 and api["result"]["duplicates"] == 0
-        assert _count(project_id) == 1500
-        # the same file again: every row a duplicate, nothing written twice
-        r = client.post(
-            f"/api/v1/projects/{project_id}/imports",
-            headers={"Authorization": f"Bearer {token}"},
-            files={"file": ("big.jsonl", data)},
-        )
-        again = job_waiter(r.json()["job_id"])
-        assert again.result["imported"] == 0 and again.result["duplicates"] == 1500
-    assert _count(project_id) == 1500
-
-
-def test_a_bad_row_fails_the_job_and_imports_nothing(
-    setup: tuple[int, int, str], celery_worker: object, job_waiter: Callable[..., Job]
-) -> None:
-    project_id, _, token = setup
-    with TestClient(create_app()) as client:
-        r = client.post(
-            f"/api/v1/projects/{project_id}/imports",
-            headers={"Authorization": f"Bearer {token}"},
-            files={"file": ("big.jsonl", _big_jsonl(1500, bad_line=1234))},
-        )
-        assert r.status_code == 202
-        job = job_waiter(r.json()["job_id"])
-    assert job.status == "failed"
-    assert [e["line"] for e in job.result["errors"]] == [1234]
-    assert "nothing was imported" in (job.error or "")
-    assert _count(project_id) == 0
-
-
 def _job_for(project_id: int, lead_id: int, rows: int, name: str) -> int:
     path = get_settings().uploads_dir / name
     path.write_bytes(_big_jsonl(rows))
@@ -203,3 +154,54 @@ def test_an_unexpected_error_fails_the_job_cleanly(
         job = session.get_one(Job, job_id)
         assert job.status == "failed" and "connection lost" in (job.error or "")
     assert not (get_settings().uploads_dir / "error-test.upload").exists()
+
+
+# The module's worker starts with the first test that asks for it and sweeps the jobs (app/jobs/outbox.py):
+# the tests above run jobs here themselves, so they come first, before a worker could take their jobs.
+def test_large_upload_runs_as_a_job_with_progress(
+    setup: tuple[int, int, str], celery_worker: object, job_waiter: Callable[..., Job]
+) -> None:
+    project_id, _, token = setup
+    data = _big_jsonl(1500)
+    assert len(data) > get_settings().import_inline_max_bytes
+    with TestClient(create_app()) as client:
+        r = client.post(
+            f"/api/v1/projects/{project_id}/imports",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": ("big.jsonl", data)},
+        )
+        assert r.status_code == 202, r.text
+        job_id = r.json()["job_id"]
+        job = job_waiter(job_id)
+        assert job.status == "succeeded", job.error
+        api = client.get(f"/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}).json()
+        assert api["status"] == "succeeded" and api["progress"] == 1.0
+        assert api["result"]["imported"] == 1500 and api["result"]["duplicates"] == 0
+        assert _count(project_id) == 1500
+        # the same file again: every row a duplicate, nothing written twice
+        r = client.post(
+            f"/api/v1/projects/{project_id}/imports",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": ("big.jsonl", data)},
+        )
+        again = job_waiter(r.json()["job_id"])
+        assert again.result["imported"] == 0 and again.result["duplicates"] == 1500
+    assert _count(project_id) == 1500
+
+
+def test_a_bad_row_fails_the_job_and_imports_nothing(
+    setup: tuple[int, int, str], celery_worker: object, job_waiter: Callable[..., Job]
+) -> None:
+    project_id, _, token = setup
+    with TestClient(create_app()) as client:
+        r = client.post(
+            f"/api/v1/projects/{project_id}/imports",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": ("big.jsonl", _big_jsonl(1500, bad_line=1234))},
+        )
+        assert r.status_code == 202
+        job = job_waiter(r.json()["job_id"])
+    assert job.status == "failed"
+    assert [e["line"] for e in job.result["errors"]] == [1234]
+    assert "nothing was imported" in (job.error or "")
+    assert _count(project_id) == 0

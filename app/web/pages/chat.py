@@ -68,17 +68,22 @@ def _context(session: Session, project: Project, conversation: Conversation, use
     children: dict[int | None, list[ChatTurn]] = {}
     for turn in turns:
         children.setdefault(turn.parent_id, []).append(turn)
+    mine = conversation.user_id == user.id
+    composing = mine and (not path or path[-1].status == "picked")
+    # The budget line shows under the composer only; the page polls twice a second while replies stream,
+    # and the project-wide sum is not read for those polls.
+    spent = service.spent(session, project) if composing and project.settings.get("max_cost") else None
     return {
         "project": project,
         "conversation": conversation,
         "path": path,
         "current": path[-1] if path else None,
         "children": children,
-        "mine": conversation.user_id == user.id,
+        "mine": mine,
         "settings": project.settings,
         "letters": "AB",
         "ids": service.IDS,
-        "spent": service.spent(session, project),
+        "spent": spent,
         **_nav(session, project, user),
     }
 
