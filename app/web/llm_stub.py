@@ -43,6 +43,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
+from mlcore.lifeline import die_with_parent
+
 MARKER = re.compile(r"\[stub:([a-z0-9]+)(?:=([a-z0-9]+))?\]")
 RESPONSE_HEADING = re.compile(r"^\W*Response ([A-Z])\b.*$", re.MULTILINE)
 WORD = re.compile(r"[a-z]{4,}")
@@ -362,6 +364,7 @@ class StubServer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    die_with_parent()  # started by `preflab serve`: it ends with the server, even one killed outright
     parser = argparse.ArgumentParser(description="A deterministic OpenAI-compatible server for Preflab.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
