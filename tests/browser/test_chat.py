@@ -34,7 +34,9 @@ def test_a_live_chat_of_three_turns_with_a_pick_and_a_rewrite_each(
     ids = chat_project(stub, models=["slow-model", "flaky-model"], system_prompt="You are a tour guide.")
     login_with_keyboard(page, live_server, ids["annotator_email"])
     page.goto(f"{live_server}/projects/{ids['project_id']}/chat")
-    page.keyboard.press("Enter")  # "New conversation" has the focus
+    # autofocus lands after the load event; a key pressed before it would go nowhere
+    expect(page.get_by_role("button", name="New conversation")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("#message")).to_be_focused()
 
     rewrites = []
