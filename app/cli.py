@@ -266,7 +266,7 @@ def _find_project(session: Any, ref: str) -> Any:
 def export_cmd(
     project: str,
     format: Annotated[
-        str, typer.Option("--format", "-f", help="preference | sft | kto | classification | raw")
+        str, typer.Option("--format", "-f", help="preference | sft | kto | classification | stepwise | raw")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="train split here; others beside it")],
     file_format: Annotated[str, typer.Option(help="jsonl | parquet")] = "jsonl",

@@ -12,10 +12,15 @@ from pathlib import Path
 # Assistant turns are wrapped in {% generation %} so SFT's `assistant_only_loss` can mask everything else.
 CHAT_TEMPLATE = (
     "{{ bos_token }}"
+    # tool schemas (TRL passes a row's `tools` column) and an assistant's tool calls, as agent models see them
+    "{% if tools %}{{ '<|tools|>\n' + (tools | tojson) + '\n' }}{% endif %}"
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"
     "{{ '<|assistant|>\n' }}"
-    "{% generation %}{{ message['content'] }}{{ eos_token }}{% endgeneration %}"
+    "{% generation %}{{ message['content'] }}"
+    "{% for call in message['tool_calls'] or [] %}"
+    "{{ '<tool_call>' + call['function']['name'] + ' ' + call['function']['arguments'] + '</tool_call>' }}"
+    "{% endfor %}{{ eos_token }}{% endgeneration %}"
     "{{ '\n' }}"
     "{% else %}"
     "{{ '<|' + message['role'] + '|>\n' + message['content'] + '\n' }}"

@@ -18,11 +18,31 @@ import pyarrow as pa
 from app.core.security import pseudonym
 from app.exports.schemas import ExportRequest
 from app.kinds import KindBase
+from app.kinds.messages import tools_of
 from app.kinds.rows import Column, RowForm, as_text
 from app.kinds.rows import as_messages as as_messages  # read from here by app.loop.scoring
 from app.kinds.votes import Vote
 
-MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+# a chat message as TRL's chat templates read it (app.kinds.rows.export_message): fields it lacks are null
+TOOL_CALL = pa.struct(
+    [
+        ("id", pa.string()),
+        ("type", pa.string()),
+        ("function", pa.struct([("name", pa.string()), ("arguments", pa.string())])),
+    ]
+)
+MESSAGES = pa.list_(
+    pa.struct(
+        [
+            ("role", pa.string()),
+            ("content", pa.string()),
+            ("name", pa.string()),
+            ("tool_calls", pa.list_(TOOL_CALL)),
+            ("tool_call_id", pa.string()),
+            ("reasoning_content", pa.string()),
+        ]
+    )
+)
 # raw: nested records as JSON text, one column each, so any consumer can read them
 RAW_SCHEMA = pa.schema(
     [
@@ -47,7 +67,7 @@ class TaskRecord:
     responses: list[dict[str, Any]]
     gold: Any
     votes: list[Vote] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)  # raw format only
+    meta: dict[str, Any] = field(default_factory=dict)  # raw format, and tools where the rows carry them
     # raw format only: every annotation, review and suggestion as stored
     annotations: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
@@ -72,6 +92,7 @@ _FILE_TYPES: dict[str, pa.DataType] = {
     "float": pa.float64(),
     "bool": pa.bool_(),
     "strings": pa.list_(pa.string()),
+    "bools": pa.list_(pa.bool_()),
 }
 
 
@@ -85,6 +106,7 @@ class Shape:
     chat: bool
     settings: dict[str, Any] = field(default_factory=dict)
     project_id: int = 0
+    tools: bool = False  # rows carry their task's tool schemas, JSON text in a `tools` column
     form: RowForm = field(init=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +118,8 @@ class Shape:
         if fmt == "raw":
             return RAW_SCHEMA
         columns = self.kind.export_columns(fmt, self.form)
+        if self.tools and all(name != "tools" for name, _ in columns):
+            columns = [*columns, ("tools", "string")]
         return pa.schema([(name, file_type(column, chat=self.chat)) for name, column in columns])
 
     # --- rows -----------------------------------------------------------------------------------
@@ -106,7 +130,12 @@ class Shape:
         if not task.votes:
             dropped["no annotations"] += 1
             return []
-        return self.kind.export_rows(fmt, task, self.form, dropped)
+        rows = self.kind.export_rows(fmt, task, self.form, dropped)
+        if self.tools and rows and "tools" not in rows[0]:
+            tools = tools_of(task.meta)
+            text = orjson.dumps(tools).decode() if tools else None
+            rows = [row | {"tools": text} for row in rows]
+        return rows
 
     def sources(self) -> tuple[str, ...]:
         """Where rows come from ("choice", "edit"), for the manifest's rows_by_source; () for raw rows and

@@ -44,6 +44,19 @@ def uses_chat(conn: Connection, project_id: int, request: ExportRequest) -> bool
     return found is not None
 
 
+def uses_tools(conn: Connection, project_id: int) -> bool:
+    """Some task of the project carries tool schemas (`meta["tools"]`): its rows get a `tools` column, which
+    TRL's SFT and DPO trainers hand to the chat template."""
+    if conn.dialect.name == "postgresql":
+        typed = func.jsonb_typeof(Task.meta.op("->")("tools"))
+    else:
+        typed = func.json_type(Task.meta, "$.tools")
+    found = conn.execute(
+        select(Task.id).where(Task.project_id == project_id, typed == "array").limit(1)
+    ).first()
+    return found is not None
+
+
 @dataclass(slots=True)
 class Extent:
     """How much a snapshot reads, for its manifest."""
@@ -114,10 +127,12 @@ def _corrected_result() -> Any:
     return type_coerce(latest, JSONType)
 
 
-def _read_batches(conn: Connection, project_id: int, request: ExportRequest) -> Iterator[list[TaskRecord]]:
+def _read_batches(
+    conn: Connection, project_id: int, request: ExportRequest, *, meta: bool
+) -> Iterator[list[TaskRecord]]:
     last = 0
     where = _task_filter(project_id, request)
-    raw = request.format == "raw"  # only raw writes a task's meta: the other formats never read it
+    raw = meta or request.format == "raw"  # raw writes a task's meta; the others read only its tools
     cols = (Task.id, Task.external_id, Task.prompt, Task.responses, Task.gold, *((Task.meta,) if raw else ()))
     while True:
         rows = conn.execute(
@@ -239,8 +254,11 @@ def task_batches(
     request: ExportRequest,
     seen: Counter[str],
     weights: dict[int, float] | None = None,
+    *,
+    meta: bool = False,
 ) -> Iterator[list[TaskRecord]]:
-    """The tasks with their votes (or, for "raw", everything stored about them), in batches read one ahead
+    """The tasks with their votes (or, for "raw", everything stored about them; with `meta`, their meta), in
+    batches read one ahead
     by a thread: the database works on the next batch while this one is written (the connection is used
     by that thread alone until it ends). `seen` counts annotations read, used and left out by reason."""
     ready: queue.Queue[list[TaskRecord] | BaseException | None] = queue.Queue(maxsize=2)
@@ -248,7 +266,7 @@ def task_batches(
 
     def produce() -> None:
         try:
-            for batch in _read_batches(conn, project_id, request):
+            for batch in _read_batches(conn, project_id, request, meta=meta):
                 _attach_votes(conn, batch, project_id, request, seen, weights)
                 while not stop.is_set():
                     try:

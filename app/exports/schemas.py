@@ -15,7 +15,7 @@ from app.kinds import kind_of
 from app.models import Project
 
 # A project takes the formats its kind exports as (Kind.export_formats).
-Format = Literal["preference", "sft", "kto", "classification", "raw"]
+Format = Literal["preference", "sft", "kto", "classification", "stepwise", "raw"]
 
 AGGREGATIONS = {
     "majority": "one row per task (or pair): the answer most annotators gave; a tie for first is dropped",

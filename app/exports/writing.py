@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.exports.formats import Shape, prompt_key
-from app.exports.reading import annotator_trust, extent_of, task_batches, uses_chat
+from app.exports.reading import annotator_trust, extent_of, task_batches, uses_chat, uses_tools
 from app.exports.schemas import ExportRequest
 from app.exports.writers import SplitWriter, split_of
 from app.kinds import kind_of
@@ -37,10 +37,12 @@ def write_snapshot(
     """Write the project's export into `directory` (created); returns the manifest's content part."""
     request.for_project(project)
     directory.mkdir(parents=True, exist_ok=False)
+    chat = uses_chat(conn, project.id, request)
     shape = Shape(
         kind=kind_of(project),
         request=request,
-        chat=uses_chat(conn, project.id, request),
+        chat=chat,
+        tools=chat and request.format != "raw" and uses_tools(conn, project.id),
         settings=project.settings,
         project_id=project.id,
     )
@@ -56,7 +58,7 @@ def write_snapshot(
     by_source = dict.fromkeys(sources, 0)  # one source: every row is its; several: each row names its own
     done = exported_tasks = 0
     try:
-        for batch in task_batches(conn, project.id, request, seen, weights):
+        for batch in task_batches(conn, project.id, request, seen, weights, meta=shape.tools):
             for task in batch:
                 rows = shape.rows(task, dropped)
                 if rows:

@@ -15,12 +15,13 @@ from app.kinds.protocol import Kind
 from app.kinds.ranking import Ranking
 from app.kinds.rating import Rating
 from app.kinds.sft import Sft
+from app.kinds.trajectory import Trajectory
 
 _KINDS: dict[str, KindBase] = {
-    k.name: k for k in (Pairwise(), Ranking(), Rating(), Sft(), Classification(), Chat())
+    k.name: k for k in (Pairwise(), Ranking(), Rating(), Sft(), Classification(), Chat(), Trajectory())
 }
 # mypy checks that each kind conforms to the Protocol
-_CONFORM: tuple[Kind, ...] = (Pairwise(), Ranking(), Rating(), Sft(), Classification(), Chat())
+_CONFORM: tuple[Kind, ...] = (Pairwise(), Ranking(), Rating(), Sft(), Classification(), Chat(), Trajectory())
 
 KIND_NAMES: tuple[str, ...] = tuple(_KINDS)
 

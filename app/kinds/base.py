@@ -4,7 +4,7 @@ provide is the Protocol in protocol.py; each kind module overrides what differs,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -72,12 +72,24 @@ class KindBase:
     ) -> dict[str, Any]:
         raise NotImplementedError
 
+    def validate_answer(
+        self,
+        settings: dict[str, Any],
+        responses: list[dict[str, Any]],
+        result: dict[str, Any],
+        prompt: Callable[[], Any],
+    ) -> dict[str, Any]:
+        """An answer to one task: most kinds need only its response ids (`prompt` reads the task's prompt,
+        for kinds whose answers speak to its messages)."""
+        return self.validate_result(settings, [str(r["id"]) for r in responses], result)
+
     # ── forms (the review and pre-label review pages) ────────────────────────────────────────────────
     def result_from_form(self, form: FormFields, order: list[str]) -> dict[str, Any]:
         raise NotImplementedError
 
     # ── agreement and review (quality) ───────────────────────────────────────────────────────────────
     takes_rewrites: ClassVar[bool] = False
+    review_by_part: ClassVar[bool] = False
     has_position_bias: ClassVar[bool] = False
     has_judge: ClassVar[bool] = False
     answer_filter_hint: ClassVar[str | None] = None
@@ -89,6 +101,11 @@ class KindBase:
         self, task_id: int, result: dict[str, Any], settings: dict[str, Any]
     ) -> dict[Unit, str]:
         return {(task_id, ""): self.nominal_key(result)}
+
+    def agreement_parts(
+        self, task_id: int, result: dict[str, Any], settings: dict[str, Any]
+    ) -> dict[str, dict[Unit, str]]:
+        return {}  # agreement is one figure for the whole task
 
     def ordinal_units(
         self, task_id: int, result: dict[str, Any], response_ids: list[str]
@@ -205,6 +222,9 @@ class KindBase:
     def template(self, part: str) -> str:
         """The kind's own template for one part of a page: templates/kinds/<kind>/<part>.html."""
         return f"kinds/{self.page_kind}/{part}.html"
+
+    def shown_prompt(self, prompt: Any) -> Any:
+        return prompt  # the prompt card shows all of it
 
     @property
     def script(self) -> str:

@@ -8,7 +8,7 @@ the same sections in the same order."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, SQLColumnExpression
@@ -53,6 +53,17 @@ class Kind(Protocol):
         """The result in canonical form, or InvalidInput naming what is wrong."""
         ...
 
+    def validate_answer(
+        self,
+        settings: dict[str, Any],
+        responses: list[dict[str, Any]],
+        result: dict[str, Any],
+        prompt: Callable[[], Any],
+    ) -> dict[str, Any]:
+        """An answer to one task in canonical form (validate_result on its response ids, for kinds whose
+        answers do not speak to the task's messages), or InvalidInput; `prompt` reads the task's prompt."""
+        ...
+
     def validate_settings(self, raw: dict[str, Any] | None) -> dict[str, Any]: ...
 
     # ── forms (the review and pre-label review pages) ────────────────────────────────────────────────
@@ -65,6 +76,12 @@ class Kind(Protocol):
     def takes_rewrites(self) -> bool:
         """Annotators may rewrite the response they prefer (app/kinds/rewrites.py): the dashboard counts
         the rewrites."""
+        ...
+
+    @property
+    def review_by_part(self) -> bool:
+        """The review page sets a task's answers side by side, part by part (the kind's review.html
+        `by_part(answers)`): a trajectory's steps."""
         ...
 
     @property
@@ -90,6 +107,13 @@ class Kind(Protocol):
         self, task_id: int, result: dict[str, Any], settings: dict[str, Any]
     ) -> dict[Unit, str]:
         """The units one answer gives a nominal value to, and those values."""
+        ...
+
+    def agreement_parts(
+        self, task_id: int, result: dict[str, Any], settings: dict[str, Any]
+    ) -> dict[str, dict[Unit, str]]:
+        """One answer's nominal units by the part of a task they speak to ("step 1", "step 2", …), for the
+        dashboard's agreement part by part; {} where agreement is one figure for the whole task."""
         ...
 
     def ordinal_units(
@@ -253,6 +277,11 @@ class Kind(Protocol):
         ...
 
     def template(self, part: str) -> str: ...
+    def shown_prompt(self, prompt: Any) -> Any:
+        """What the annotate page's prompt card shows of a task's prompt: all of it, unless the kind's own
+        controls show part of it (a trajectory's steps)."""
+        ...
+
     @property
     def script(self) -> str:
         """The annotate page's behaviour for this kind, under static/."""

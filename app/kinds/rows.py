@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from app.kinds.messages import context_text, reasoning_of, tool_calls_of
 from app.kinds.votes import AggregationOptions, Pair, Vote
 
 # "text": a prompt or a completion in the export's form (a message list in chat form, else a string)
-Column = Literal["text", "string", "messages", "float", "bool", "strings"]
+Column = Literal["text", "string", "messages", "float", "bool", "strings", "bools"]
 Columns = list[tuple[str, Column]]
 
 
@@ -26,19 +27,42 @@ class ExportTask(Protocol):
     def responses(self) -> list[dict[str, Any]]: ...
     @property
     def votes(self) -> list[Vote]: ...
+    @property
+    def meta(self) -> dict[str, Any]: ...
 
 
-def as_messages(prompt: Any) -> list[dict[str, str]]:
+def export_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as TRL's chat templates read it: role and content, and where the message has them
+    its name, tool calls (arguments as JSON text, as OpenAI sends them), tool_call_id and reasoning. Other
+    keys a message came with (metadata) stay in the raw export."""
+    out: dict[str, Any] = {
+        "role": str(message.get("role", "user")),
+        "content": str(message.get("content") or ""),
+    }
+    name, call_id = message.get("name"), message.get("tool_call_id")
+    if isinstance(name, str) and name:
+        out["name"] = name
+    if calls := tool_calls_of(message):
+        out["tool_calls"] = [call.as_json() for call in calls]
+    if isinstance(call_id, str) and call_id:
+        out["tool_call_id"] = call_id
+    if reasoning := reasoning_of(message):
+        out["reasoning_content"] = reasoning
+    return out
+
+
+def as_messages(prompt: Any) -> list[dict[str, Any]]:
     if isinstance(prompt, list):
-        return [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))} for m in prompt]
+        return [export_message(m) for m in prompt]
     return [{"role": "user", "content": str(prompt)}]
 
 
 def as_text(prompt: Any) -> str:
-    """A message list flattened for plain-text consumers: 'Role: content' turns."""
+    """A message list flattened for plain-text consumers: 'Role: content' turns (tool calls as
+    `name(arguments)` lines)."""
     if not isinstance(prompt, list):
         return str(prompt)
-    return "\n\n".join(f"{str(m.get('role', 'user')).capitalize()}: {m.get('content', '')}" for m in prompt)
+    return context_text(prompt)
 
 
 def assistant(text: str) -> dict[str, str]:

@@ -25,8 +25,8 @@ def check_result(
     prompt: Callable[[], Any],
 ) -> dict[str, Any]:
     """The kind's answer, and the ratings of the prompt's turns where the project takes them (`prompt`
-    reads the task's prompt, only for an answer that rates turns)."""
+    reads the task's prompt, only for an answer that rates turns or a kind whose answers need it)."""
     if not isinstance(result, dict):
         raise fail("must be an object")
-    clean = get_kind(kind).validate_result(settings, [str(r["id"]) for r in responses], result)
+    clean = get_kind(kind).validate_answer(settings, responses, result, prompt)
     return clean | clean_turn_ratings(settings, result, prompt)

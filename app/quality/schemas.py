@@ -83,12 +83,21 @@ class DayRead(BaseModel):
     annotations: int
 
 
+class AgreementPartRead(BaseModel):
+    part: str = Field(description='the part of a task ("step 1", "first wrong step")')
+    alpha: FigureRead = Field(description="Krippendorff's alpha (nominal) on that part alone, no interval")
+    percent: FigureRead = Field(description="percent agreement on that part alone, no interval")
+
+
 class AgreementRead(BaseModel):
     sample_units: int = Field(description="tasks with two or more answers the agreement figures rest on")
     alpha_nominal: FigureRead | None
     alpha_ordinal: FigureRead | None = Field(description="for kinds whose answers have an order")
     percent: FigureRead | None
     judge: FigureRead | None = Field(description="annotators against the LLM judge, for kinds with one")
+    parts: list[AgreementPartRead] = Field(
+        default_factory=list, description="agreement part by part, for kinds whose answers have parts (steps)"
+    )
 
 
 class GoldFigures(BaseModel):

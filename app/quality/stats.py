@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.jobs.runtime import create_job
+from app.kinds import kind_of
 from app.models import Job, Project, ProjectStats, utcnow
 from app.quality import figures, metrics
 from app.quality.figures import sample_answers
@@ -26,6 +27,24 @@ def trusted_agreement(session: Session, project: Project, leave_out: set[int]) -
     nominal, _ = sample_answers(project, figures.agreement_sample(session, project))
     agreement = metrics.majority_agreement([a for a in nominal if a[0] not in leave_out])
     return {int(str(coder)): figure for coder, figure in agreement.items()}
+
+
+def agreement_parts(project: Project, sample: figures.Sample) -> list[dict[str, Any]]:
+    """Agreement part by part, where the kind's answers have parts (a trajectory's steps): each part's
+    alpha and percent agreement, without intervals (a bootstrap per part would cost more than the rest)."""
+    kind, settings = kind_of(project), project.settings
+    parts: dict[str, list[metrics.Answer]] = {}
+    for tid, uid, result, _ in sample:
+        for part, units in kind.agreement_parts(tid, result, settings).items():
+            parts.setdefault(part, []).extend((uid, unit, value) for unit, value in units.items())
+    return [
+        {
+            "part": part,
+            "alpha": metrics.krippendorff_alpha(answers, "nominal", bootstrap=0).as_dict(),
+            "percent": metrics.percent_agreement(answers, bootstrap=0).as_dict(),
+        }
+        for part, answers in parts.items()
+    ]
 
 
 def compute_stats(session: Session, project: Project) -> dict[str, Any]:
@@ -47,7 +66,10 @@ def compute_stats(session: Session, project: Project) -> dict[str, Any]:
         "computed_at": utcnow().isoformat(),
         "progress": figures.progress(session, project, people),
         "throughput": figures.throughput(session, project),
-        "agreement": figures.agreement(sample, nominal, ordinal, evidence.judge),
+        "agreement": {
+            **figures.agreement(sample, nominal, ordinal, evidence.judge),
+            "parts": agreement_parts(project, sample),
+        },
         "position_bias": figures.position_bias(project, evidence.position),
         "gold": figures.gold(session, project, evidence.gold),
         "time": figures.time_spent(people, floor_ms),

@@ -26,6 +26,14 @@ from pygments.util import ClassNotFound
 from starlette.responses import Response
 
 from app.kinds import all_kinds, kind_of
+from app.kinds.messages import (
+    pretty_json,
+    readable_result,
+    reasoning_of,
+    tool_calls_of,
+    tool_name,
+    tools_of,
+)
 from app.web.security_headers import content_security_policy
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -139,6 +147,13 @@ def line_diff(before: str | None, after: str | None) -> list[tuple[str, str]]:
 
 
 templates.env.filters["line_diff"] = line_diff
+# a conversation's messages as partials/message.html shows them (app/kinds/messages.py reads them)
+templates.env.filters["tool_calls"] = tool_calls_of
+templates.env.filters["reasoning"] = reasoning_of
+templates.env.filters["tool_name"] = tool_name
+templates.env.filters["pretty_json"] = pretty_json
+templates.env.filters["readable_result"] = readable_result
+templates.env.filters["task_tools"] = tools_of
 # Templates never compare kinds: a page about a project has the project's kind as `project_type` (see
 # render) and includes its parts, `project_type.template("annotate")`; the new-project form lists these.
 templates.env.globals["project_types"] = all_kinds()

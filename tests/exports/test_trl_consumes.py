@@ -197,3 +197,112 @@ def test_classification_and_raw_load(db: Session, people: tuple[User, User], tmp
         assert data.column_names == ["text", "label"] and sorted(data["label"]) == ["x", "x", "y", "y"]
         (raw,) = _export(db, project, tmp_path / f"r-{file_format}", format="raw", file_format=file_format)
         assert len(_load(raw)) == 4
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather now in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+def _agent_prompt(i: int) -> list[dict[str, Any]]:
+    call = {
+        "id": f"c{i}",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": {"city": f"c{i}"}},
+    }
+    return [
+        {"role": "user", "content": f"Is it warm in city {i}?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning_content": "I need the weather.",
+            "tool_calls": [call],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": f"c{i}",
+            "name": "get_weather",
+            "content": f'{{"temp_c": {20 + i}}}',
+        },
+    ]
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
+def test_sft_with_tools_trains_with_the_calls_and_schemas_in_the_template(
+    db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path, file_format: str
+) -> None:
+    """Tool calls, their results and the task's tool schemas reach the chat template unchanged: the text SFT
+    trains on names the function and its arguments, and the schemas come from the `tools` column."""
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    lead, annotator = people
+    project = factories.make_project(db, kind="sft", lead=lead)
+    factories.add_member(db, project, annotator, Role.annotator)
+    for i in range(4):
+        task = factories.make_task(db, project, _agent_prompt(i), [], tools=[WEATHER_TOOL])
+        factories.make_annotation(db, task, annotator, {"response": f"Yes, {20 + i} degrees."})
+    (path,) = _export(
+        db, project, tmp_path / "sft", format="sft", file_format=file_format, aggregation={"mode": "all"}
+    )
+    data = _load(path)
+    assert data.column_names == ["messages", "tools"]
+    first = data[0]
+    call = first["messages"][1]["tool_calls"][0]
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city":"c0"}'}  # JSON text, one type
+    assert first["messages"][1]["reasoning_content"] == "I need the weather."
+    assert (
+        first["messages"][2]["tool_call_id"] == "c0" and first["messages"][3]["content"] == "Yes, 20 degrees."
+    )
+    assert json.loads(first["tools"]) == [WEATHER_TOOL]
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    text = tokenizer.apply_chat_template(first["messages"], tools=json.loads(first["tools"]), tokenize=False)
+    assert '<tool_call>get_weather {"city":"c0"}</tool_call>' in text and '"description"' in text
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny),
+        args=SFTConfig(**{**_common(tmp_path), "max_length": 256}),
+        train_dataset=data,
+        processing_class=tokenizer,
+    )
+    _trained(trainer)
+
+
+def test_dpo_trains_on_a_pairwise_export_with_tools(
+    db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    lead, annotator = people
+    project = factories.make_project(db, kind="pairwise", lead=lead)
+    factories.add_member(db, project, annotator, Role.annotator)
+    for i in range(4):
+        task = factories.make_task(
+            db,
+            project,
+            _agent_prompt(i),
+            [f"It is {20 + i} °C: warm.", "I cannot know."],
+            tools=[WEATHER_TOOL],
+        )
+        factories.make_annotation(db, task, annotator, {"choice": "a"})
+    (path,) = _export(db, project, tmp_path / "pref", format="preference", file_format="parquet")
+    data = _load(path)
+    assert "tools" in data.column_names and json.loads(data[0]["tools"]) == [WEATHER_TOOL]
+    assert data[0]["prompt"][1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    dpo = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny),
+        args=DPOConfig(**{**_common(tmp_path / "dpo"), "max_length": 256}),
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(tiny),
+    )
+    _trained(dpo)

@@ -277,7 +277,7 @@ def test_messages_errors() -> None:
         '"messages" message 1 has role "robot"; role must be "system", "user", "assistant" or "tool"'
     )
     assert error_of({"messages": [{"role": "user", "content": 3}]}) == (
-        '"messages" message 1 "content" must be a string, got a number'
+        '"messages" message 1 "content" must be a string or a list of text parts, got a number'
     )
     assert "non-empty list of chat messages" in error_of({"messages": []})
 
@@ -345,7 +345,8 @@ def test_sharegpt_preference_with_system_key() -> None:
 
 def test_sharegpt_bad_from() -> None:
     assert error_of({"conversations": [{"from": "bot", "value": "x"}]}) == (
-        '"conversations" turn 1 has "from" "bot"; "from" must be "system", "human" or "gpt"'
+        '"conversations" turn 1 has "from" "bot"; "from" must be "system", "human", "gpt", '
+        '"function_call" or "observation"'
     )
 
 
@@ -500,7 +501,10 @@ def test_csv_row_bad_priority() -> None:
             {"prompt": "p", "responses": ["x"] * 21},
             "a row may have at most 20 responses, found 21; split it into several rows",
         ),
-        ({"prompt": [{"role": "user"}]}, '"prompt" message 1 "content" must be a string, got null'),
+        (
+            {"prompt": [{"role": "user"}]},
+            '"prompt" message 1 "content" must be a string or a list of text parts, got null',
+        ),
     ],
 )
 def test_errors(raw: Any, message: str) -> None:

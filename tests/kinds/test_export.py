@@ -17,6 +17,7 @@ def test_every_kind_exports_raw_and_its_own_formats() -> None:
         "sft": ("sft", "raw"),
         "classification": ("classification", "raw"),
         "chat": ("preference", "kto", "sft", "raw"),  # its turns are pairwise tasks
+        "trajectory": ("stepwise", "raw"),
     }
 
 

@@ -11,7 +11,7 @@ from app.models import Project
 
 
 def test_every_registered_kind_is_found_by_its_name_and_by_its_projects() -> None:
-    assert KIND_NAMES == ("pairwise", "ranking", "rating", "sft", "classification", "chat")
+    assert KIND_NAMES == ("pairwise", "ranking", "rating", "sft", "classification", "chat", "trajectory")
     for name in KIND_NAMES:
         assert get_kind(name).name == name
         assert kind_of(Project(kind=name)) is get_kind(name)

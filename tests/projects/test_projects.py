@@ -12,7 +12,7 @@ def _auth(db: Session, user: factories.User) -> dict[str, str]:  # type: ignore[
     return {"Authorization": f"Bearer {factories.make_token(db, user)}"}
 
 
-@pytest.mark.parametrize("kind", ["pairwise", "ranking", "rating", "sft", "classification"])
+@pytest.mark.parametrize("kind", ["pairwise", "ranking", "rating", "sft", "classification", "trajectory"])
 def test_name_and_kind_alone_make_a_working_project(kind: str, client: TestClient, db: Session) -> None:
     admin = factories.make_user(db, is_admin=True)
     r = client.post("/api/v1/projects", headers=_auth(db, admin), json={"name": f"My {kind}", "kind": kind})

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from app.imports.shapes.preference import preference_pair, side_text
 from app.imports.shapes.rows import (
     RowError,
     TaskRow,
     chat_messages,
+    closes_with_reply,
     described,
     final_reply,
     finish_row,
+    is_text,
     prompt_of,
     required_text,
     shown,
@@ -25,6 +29,10 @@ _SHAREGPT_ROLES = {
     "user": "user",
     "gpt": "assistant",
     "assistant": "assistant",
+    "function_call": "assistant",  # LLaMA-Factory's tool use: the call, as JSON text
+    "observation": "tool",  # and the tool's result
+    "function": "tool",
+    "tool": "tool",
 }
 _MESSAGES_KEYS = frozenset({"messages", "label"})
 _COMPLETION_KEYS = frozenset({"prompt", "completion", "label"})
@@ -35,7 +43,7 @@ _ALPACA_KEYS = frozenset({"instruction", "input", "output", "system", "history",
 def chat_row(raw: dict[str, Any]) -> TaskRow:
     messages = chat_messages(raw["messages"], '"messages"')
     responses: list[dict[str, Any]] = []
-    if messages[-1]["role"] == "assistant":
+    if closes_with_reply(messages):
         responses = [{"id": "a", "text": final_reply(messages, '"messages"'), "model": None}]
         messages = messages[:-1]
         if not messages:
@@ -51,16 +59,40 @@ def completion_row(raw: dict[str, Any]) -> TaskRow:
     return finish_row(raw, _COMPLETION_KEYS, prompt, [{"id": "a", "text": text, "model": None}], add)
 
 
-def _sharegpt_turn(turn: Any, where: str) -> dict[str, str]:
+def _function_calls(value: str) -> list[dict[str, Any]]:
+    """A ShareGPT `function_call` turn's value as OpenAI tool calls: `{"name", "arguments"}` JSON text, or a
+    list of those (parallel calls). Text that is not such JSON is kept as one call's arguments, as given,
+    which the pages show as text."""
+    try:
+        found = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        found = None
+    calls = found if isinstance(found, list) else [found]
+    if not calls or not all(isinstance(c, dict) and is_text(c.get("name")) for c in calls):
+        return [{"type": "function", "function": {"name": "?", "arguments": value}}]
+    out = []
+    for call in calls:
+        arguments = call.get("arguments", {})
+        text = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
+        out.append({"type": "function", "function": {"name": call["name"], "arguments": text}})
+    return out
+
+
+def _sharegpt_turn(turn: Any, where: str) -> dict[str, Any]:
     if not isinstance(turn, dict):
         raise RowError(f'{where} must be an object {{"from", "value"}}, got {described(turn)}')
     source = turn.get("from", turn.get("role"))
     role = _SHAREGPT_ROLES.get(source) if isinstance(source, str) else None
     if role is None:
-        raise RowError(f'{where} has "from" {shown(source)}; "from" must be "system", "human" or "gpt"')
+        raise RowError(
+            f'{where} has "from" {shown(source)}; "from" must be "system", "human", "gpt", '
+            '"function_call" or "observation"'
+        )
     value = turn.get("value", turn.get("content"))
     if not isinstance(value, str):
         raise RowError(f'{where} "value" must be a string, got {described(value)}')
+    if source == "function_call":
+        return {"role": "assistant", "content": "", "tool_calls": _function_calls(value)}
     return {"role": role, "content": value}
 
 
@@ -90,7 +122,7 @@ def sharegpt_row(raw: dict[str, Any]) -> TaskRow:
             else:
                 sides.append(required_text(value, f'"{name}"'))
         responses, add = preference_pair(sides[0], sides[1])
-    elif messages[-1]["role"] == "assistant":
+    elif closes_with_reply(messages):
         responses = [{"id": "a", "text": final_reply(messages, '"conversations"'), "model": None}]
         messages = messages[:-1]
         if not messages:

@@ -93,24 +93,56 @@ def required_text(value: Any, what: str) -> str:
     raise RowError(f"{what} must be a non-empty string, got {described(value)}")
 
 
-def _content(value: Any, what: str) -> str:
-    """Message content: a string, or OpenAI-style text parts joined by newlines."""
+_REASONING_PARTS = frozenset({"reasoning", "thinking"})
+
+
+def _content(value: Any, what: str) -> tuple[str, str | None]:
+    """Message content and its reasoning: a string, or a list of typed parts, text parts joined by
+    newlines into the content and reasoning (or thinking) parts into the reasoning."""
     if isinstance(value, str):
-        return value
+        return value, None
     if isinstance(value, list) and value:
-        parts: list[str] = []
-        for part in value:
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str):
-                parts.append(part["text"])
+        texts: list[str] = []
+        reasoning: list[str] = []
+        for i, part in enumerate(value, 1):
+            part_type = part.get("type") if isinstance(part, dict) else None
+            body = part.get("text") if part_type else None
+            if part_type in _REASONING_PARTS and not isinstance(body, str):
+                body = part.get(part_type)  # {"type": "thinking", "thinking": "..."}, as Anthropic sends it
+            if part_type == "text" and isinstance(body, str):
+                texts.append(body)
+            elif part_type in _REASONING_PARTS and isinstance(body, str):
+                reasoning.append(body)
             else:
-                raise RowError(f"{what} content may only hold text parts; convert other parts to text")
-        return "\n".join(parts)
-    raise RowError(f'{what} "content" must be a string, got {described(value)}')
+                raise RowError(
+                    f'{what} content part {i} must be {{"type": "text", "text"}} or '
+                    f'{{"type": "reasoning", "text"}}, got {shown(part)}; convert other parts to text'
+                )
+        return "\n".join(texts), ("\n".join(reasoning) if reasoning else None)
+    raise RowError(f'{what} "content" must be a string or a list of text parts, got {described(value)}')
+
+
+def _tool_calls(value: Any, where: str) -> None:
+    """An assistant's tool calls must be OpenAI's shape; arguments that are not JSON text are kept as they
+    came (the pages show them as text)."""
+    if not isinstance(value, list):
+        raise RowError(f'{where} "tool_calls" must be a list of calls, got {described(value)}')
+    for i, call in enumerate(value, 1):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not is_text(function.get("name")):
+            raise RowError(
+                f'{where} tool call {i} must be {{"type": "function", "function": {{"name", "arguments"}}}}, '
+                f"got {shown(call)}"
+            )
+        arguments = function.get("arguments")
+        if arguments is not None and not isinstance(arguments, str | dict):
+            raise RowError(f'{where} tool call {i} "arguments" must be JSON text or an object')
 
 
 def chat_messages(value: Any, what: str) -> list[dict[str, Any]]:
     """Chat messages as given, content made text: every other key of a message (name, metadata, an
-    assistant's tool_calls, a tool result's tool_call_id…) is kept as it came, so `raw` gives it back."""
+    assistant's tool_calls, a tool result's tool_call_id…) is kept as it came, so `raw` gives it back;
+    reasoning given as content parts is kept as the message's `reasoning_content`."""
     if not isinstance(value, list) or not value:
         raise RowError(
             f'{what} must be a non-empty list of chat messages {{"role", "content"}}, got {described(value)}'
@@ -128,11 +160,44 @@ def chat_messages(value: Any, what: str) -> list[dict[str, Any]]:
         name = message.get("name")
         if name is not None and not isinstance(name, str):
             raise RowError(f'{where} "name" must be a string, got {described(name)}')
+        if message.get("tool_calls") is not None:  # datasets with one schema give every message one
+            _tool_calls(message["tool_calls"], where)
+            if message["tool_calls"] and role != "assistant":
+                raise RowError(f'{where} has "tool_calls", which only an assistant message may have')
+        call_id = message.get("tool_call_id")
+        if call_id is not None and not isinstance(call_id, str):
+            raise RowError(f'{where} "tool_call_id" must be a string, got {described(call_id)}')
         content = message.get("content")
         if content is None and role == "assistant" and message.get("tool_calls"):
             content = ""  # a turn that only calls tools
-        out.append({**message, "role": role, "content": _content(content, where)})
+        text, reasoning = _content(content, where)
+        cleaned = {**message, "role": role, "content": text}
+        if reasoning is not None:
+            given = cleaned.get("reasoning_content")
+            cleaned["reasoning_content"] = f"{given}\n{reasoning}" if is_text(given) else reasoning
+        out.append(cleaned)
     return out
+
+
+def tools_list(value: Any) -> list[dict[str, Any]]:
+    """A row's `tools`: function schemas as a list of objects, or that list as JSON text (LLaMA-Factory)."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise RowError(
+                f'"tools" must be a list of function schemas or its JSON text, got {shown(value)}'
+            ) from None
+        if problem := excess(value, ItemLimits.configured()):
+            raise RowError(f'"tools" {problem}')
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise RowError(f'"tools" must be a list of function schemas (objects), got {described(value)}')
+    for i, schema in enumerate(value, 1):
+        inner = schema.get("function")
+        function = inner if isinstance(inner, dict) else schema
+        if not is_text(function.get("name")):
+            raise RowError(f'"tools" item {i} must name its function ("name"), got {shown(schema)}')
+    return value
 
 
 def prompt_of(value: Any, what: str = '"prompt"') -> str | list[dict[str, Any]]:
@@ -142,6 +207,13 @@ def prompt_of(value: Any, what: str = '"prompt"') -> str | list[dict[str, Any]]:
     elif isinstance(value, list) and value:
         return chat_messages(value, what)
     raise RowError(f"{what} must be a non-empty string or a list of chat messages, got {described(value)}")
+
+
+def closes_with_reply(messages: list[dict[str, Any]]) -> bool:
+    """The conversation ends on an assistant message that answers (not one that only calls tools, as an
+    agent trajectory may end): that message becomes the task's response."""
+    last = messages[-1]
+    return last["role"] == "assistant" and not last.get("tool_calls")
 
 
 def final_reply(messages: list[dict[str, Any]], what: str) -> str:
@@ -239,6 +311,8 @@ def finish_row(
             meta[key] = value
     if add:
         meta.update(add)
+    if meta.get("tools") is not None:  # tool schemas, read by the pages and written into exports
+        meta["tools"] = tools_list(meta["tools"])
 
     priority = raw.get("priority", 0)
     if priority is None:

@@ -9,7 +9,8 @@ from starlette.datastructures import FormData
 from app.kinds import get_kind
 from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
 
-LIST_FIELDS = {"strength_scale", "criteria", "labels", "image_hosts", "turn_scale", "models", "temperatures"}
+LIST_FIELDS = {"strength_scale", "criteria", "labels", "image_hosts", "turn_scale", "models", "temperatures",
+               "step_labels"}  # fmt: skip
 TEXT_FIELDS = {"system_prompt"}
 BOOL_FIELDS = {
     "allow_ties",
@@ -23,7 +24,7 @@ BOOL_FIELDS = {
 INT_FIELDS = {"overlap", "lease_minutes", "k", "scale_min", "scale_max", "gold_min_answers", "edit_max_chars",
               "max_reply_tokens", "turn_timeout_s", "max_user_chars", "max_turns"}  # fmt: skip
 FLOAT_FIELDS = {"gold_rate", "min_seconds_per_task", "gold_min_accuracy", "max_cost"}
-CHOICE_FIELDS = {"rationale", "queue_order", "edits"}
+CHOICE_FIELDS = {"rationale", "queue_order", "edits", "neutral_is"}
 
 
 def settings_from_form(kind: str, form: FormData) -> dict[str, Any]:
