@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -204,9 +205,9 @@ def import_cmd(
 ) -> None:
     """Import tasks from FILE into PROJECT (id or name), all or nothing."""
     from app.core.errors import ImportRejected
-    from app.imports.readers import read_rows
     from app.imports.service import import_inline
     from app.imports.shapes import parse_mapping
+    from app.imports.sources import rows_of
 
     with session_scope() as session:
         found = _find_project(session, project)
@@ -223,20 +224,22 @@ def import_cmd(
         ):
             bar = progress.add_task(f"importing {file.name}", total=size)
 
-            def rows():
-                for n, item in enumerate(read_rows(fh, filename=file.name), 1):
+            def rows(items: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+                for n, item in enumerate(items, 1):
                     if n % 2000 == 0:
                         progress.update(bar, completed=fh.tell())
                     yield item
 
             try:
-                result = import_inline(
-                    session,
-                    project=found,
-                    raw_rows=rows(),
-                    mapping=parse_mapping(mapping),
-                    source=f"cli: {file.name}",
-                )
+                with rows_of(fh, filename=file.name, urls="fetch") as (items, images):
+                    result = import_inline(
+                        session,
+                        project=found,
+                        raw_rows=rows(items),
+                        mapping=parse_mapping(mapping),
+                        source=f"cli: {file.name}",
+                        images=images,
+                    )
             except ImportRejected as exc:
                 progress.stop()
                 for e in exc.errors:
@@ -351,6 +354,15 @@ def export_cmd(
         except OSError as exc:
             _cannot_write(str(target), exc)
         console.print(f"{split}: {info['rows']:,} rows -> {target}")
+    if manifest.get("images"):  # the rows name their images by paths beside them: copy those too
+        images = output.parent / "images"
+        try:
+            images.mkdir(parents=True, exist_ok=True)
+            for image in manifest["images"]:
+                shutil.copyfile(directory / image["file"], output.parent / image["file"])
+        except OSError as exc:
+            _cannot_write(str(images), exc)
+        console.print(f"images: {len(manifest['images']):,} -> {images}")
     for reason, n in manifest["dropped"].items():
         console.print(f"[yellow]left out[/yellow] {reason}: {n:,}")
     console.print(f"snapshot {snapshot.id} (v{snapshot.version}) in {directory}")

@@ -50,6 +50,7 @@ from app.web.pages import comments as pages_comments
 from app.web.pages import data_manager as pages_data_manager
 from app.web.pages import links as pages_links
 from app.web.pages import loop as pages_loop
+from app.web.pages import media as pages_media
 from app.web.pages import prelabel as pages_prelabel
 from app.web.pages.deps import check_csrf
 from app.web.security_headers import SecurityHeadersMiddleware
@@ -147,6 +148,7 @@ def create_app() -> FastAPI:
         credentials,
         pages_comments,
         pages_chat,
+        pages_media,
     ):
         app.include_router(module.router, dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.include_router(health.router)

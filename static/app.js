@@ -35,3 +35,25 @@ document.addEventListener("focusin", (event) => {
   selection.removeAllRanges();
   selection.addRange(range);
 });
+// <button class="image-zoom" data-full="…">: an image of a task, shown large in a dialog (Esc or a click
+// closes it, and the focus goes back to the image).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".image-zoom");
+  if (!button) return;
+  let dialog = document.getElementById("image-zoom");
+  if (!dialog) {
+    dialog = document.createElement("dialog");
+    dialog.id = "image-zoom";
+    dialog.className = "image-zoom-dialog";
+    dialog.setAttribute("aria-label", "Image, zoomed");
+    dialog.addEventListener("click", () => dialog.close());
+    dialog.addEventListener("close", () => dialog.opener && dialog.opener.focus());
+    document.body.appendChild(dialog);
+  }
+  const img = document.createElement("img");
+  img.src = button.dataset.full;
+  img.alt = button.querySelector("img") ? button.querySelector("img").alt : "";
+  dialog.replaceChildren(img);
+  dialog.opener = button;
+  dialog.showModal();
+});

@@ -22,8 +22,9 @@ window.PreflabKeys = (() => {
       return !typing(event.target) && page.inDialog ? page.inDialog(event, open) : false;
     }
     if (typing(event.target, { fields: page.fields })) return page.whileTyping ? page.whileTyping(event) : false;
-    // a folded part (a tool's result, a task's tool schemas) opens and closes with its own keys
-    if ((event.key === "Enter" || event.key === " ") && event.target.tagName === "SUMMARY") return false;
+    // a folded part (a tool's result, a task's tool schemas) and an image to zoom take their own keys
+    const own = event.target.tagName === "SUMMARY" || event.target.closest("[data-own-keys]");
+    if ((event.key === "Enter" || event.key === " ") && own) return false;
     if (event.ctrlKey && event.key !== "Enter") return false;
     if (event.key === "?" && page.help) { page.help.showModal(); return true; }
     const command = page.keys && page.keys[event.key];

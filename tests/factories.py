@@ -307,3 +307,26 @@ def make_round(session: Session, project: Project, number: int = 1, **extra: Any
     session.add(created)
     session.flush()
     return created
+
+
+def image_bytes(
+    fmt: str = "PNG", size: tuple[int, int] = (48, 32), color: tuple[int, int, int] = (200, 60, 30)
+) -> bytes:
+    """A real image file made with Pillow (PNG, JPEG, WEBP, GIF), for imports and pages that show one."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format=fmt)
+    return out.getvalue()
+
+
+def make_image(session: Session, project: Project, data: bytes | None = None) -> dict[str, Any]:
+    """An image stored and linked to the project, as an import leaves it; returns its ref."""
+    from app.media.images import check_image, link, store
+
+    checked = check_image(data or image_bytes())
+    store(checked)
+    link(session, project.id, [checked.ref()])
+    return checked.ref()

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     max_import_rows: int = 5_000_000
     import_inline_max_bytes: int = 8 * 1024 * 1024  # larger uploads run as a Job
     import_batch_size: int = 2000
+    # Images in tasks (app/media/images.py): the largest file, and the most pixels one may decode to
+    max_image_mb: float = 10.0
+    max_image_pixels: int = 40_000_000
+    max_images_per_task: int = 16
+    # Images named by URL are fetched by the worker from public hosts only, and from these (names, IPs,
+    # CIDR ranges, "loopback", "private"; as PREFLAB_LLM_ALLOWED_HOSTS reads them)
+    image_fetch_hosts: str = ""
+    image_fetch_timeout_s: float = 20.0
 
     # Prompt templates (pre-labeling): what one render may build, loop over and take
     prompt_max_chars: int = 2_000_000
@@ -148,6 +156,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
 
     @property
     def uploads_dir(self) -> Path:

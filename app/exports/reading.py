@@ -44,17 +44,28 @@ def uses_chat(conn: Connection, project_id: int, request: ExportRequest) -> bool
     return found is not None
 
 
-def uses_tools(conn: Connection, project_id: int) -> bool:
-    """Some task of the project carries tool schemas (`meta["tools"]`): its rows get a `tools` column, which
-    TRL's SFT and DPO trainers hand to the chat template."""
+def _has_array(conn: Connection, project_id: int, key: str) -> bool:
+    """Some task of the project has a JSON array at `meta[key]`."""
     if conn.dialect.name == "postgresql":
-        typed = func.jsonb_typeof(Task.meta.op("->")("tools"))
+        typed = func.jsonb_typeof(Task.meta.op("->")(key))
     else:
-        typed = func.json_type(Task.meta, "$.tools")
+        typed = func.json_type(Task.meta, f"$.{key}")
     found = conn.execute(
         select(Task.id).where(Task.project_id == project_id, typed == "array").limit(1)
     ).first()
     return found is not None
+
+
+def uses_tools(conn: Connection, project_id: int) -> bool:
+    """Some task of the project carries tool schemas (`meta["tools"]`): its rows get a `tools` column, which
+    TRL's SFT and DPO trainers hand to the chat template."""
+    return _has_array(conn, project_id, "tools")
+
+
+def uses_images(conn: Connection, project_id: int) -> bool:
+    """Some task of the project has images (`meta["images"]`): its rows get an `images` column, and the
+    snapshot the files."""
+    return _has_array(conn, project_id, "images")
 
 
 @dataclass(slots=True)
@@ -132,7 +143,7 @@ def _read_batches(
 ) -> Iterator[list[TaskRecord]]:
     last = 0
     where = _task_filter(project_id, request)
-    raw = meta or request.format == "raw"  # raw writes a task's meta; the others read only its tools
+    raw = meta or request.format == "raw"  # raw writes a task's meta; the others read its tools, images
     cols = (Task.id, Task.external_id, Task.prompt, Task.responses, Task.gold, *((Task.meta,) if raw else ()))
     while True:
         rows = conn.execute(

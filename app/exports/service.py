@@ -125,6 +125,19 @@ def delete_snapshot(session: Session, snapshot: Snapshot, *, user: User, comment
     )
 
 
+def files_of(snapshot: Snapshot) -> list[tuple[str, Path]]:
+    """Every file of a ready snapshot, as (name inside the snapshot, path): its splits, the images they
+    name (images/…) and anything else written beside them."""
+    if snapshot.status != "ready":
+        raise NotFound(f"snapshot {snapshot.id} is not ready (status {snapshot.status})")
+    directory = snapshot_dir(snapshot.project_id, snapshot.version)
+    if not directory.is_dir():
+        raise NotFound(f"the files of snapshot {snapshot.id} are missing from the data directory")
+    return sorted(
+        (path.relative_to(directory).as_posix(), path) for path in directory.rglob("*") if path.is_file()
+    )
+
+
 def file_for(snapshot: Snapshot, split: str) -> Path:
     files = snapshot.manifest.get("files", {})
     if snapshot.status != "ready" or split not in files:

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import Connection
 
 from app.exports.formats import Shape, prompt_key
-from app.exports.reading import annotator_trust, extent_of, task_batches, uses_chat, uses_tools
+from app.exports.images import SnapshotImages
+from app.exports.reading import (
+    annotator_trust,
+    extent_of,
+    task_batches,
+    uses_chat,
+    uses_images,
+    uses_tools,
+)
 from app.exports.schemas import ExportRequest
 from app.exports.writers import SplitWriter, split_of
 from app.kinds import kind_of
@@ -37,12 +45,15 @@ def write_snapshot(
     """Write the project's export into `directory` (created); returns the manifest's content part."""
     request.for_project(project)
     directory.mkdir(parents=True, exist_ok=False)
-    chat = uses_chat(conn, project.id, request)
+    images = uses_images(conn, project.id)
+    # TRL reads images from conversations alone: a project with images is in chat form unless asked not to be
+    chat = uses_chat(conn, project.id, request) or (images and request.aggregation.chat == "auto")
     shape = Shape(
         kind=kind_of(project),
         request=request,
         chat=chat,
         tools=chat and request.format != "raw" and uses_tools(conn, project.id),
+        images=SnapshotImages(directory) if images else None,
         settings=project.settings,
         project_id=project.id,
     )
@@ -58,7 +69,8 @@ def write_snapshot(
     by_source = dict.fromkeys(sources, 0)  # one source: every row is its; several: each row names its own
     done = exported_tasks = 0
     try:
-        for batch in task_batches(conn, project.id, request, seen, weights, meta=shape.tools):
+        meta = shape.tools or shape.images is not None
+        for batch in task_batches(conn, project.id, request, seen, weights, meta=meta):
             for task in batch:
                 rows = shape.rows(task, dropped)
                 if rows:
@@ -80,6 +92,7 @@ def write_snapshot(
         raise
     for name in files:
         os.chmod(directory / files[name]["file"], 0o444)
+    image_files = shape.images.seal() if shape.images is not None else None
     return {
         "format": request.format,
         "file_format": request.file_format,
@@ -94,7 +107,8 @@ def write_snapshot(
         },
         "counts": {name: files[name]["rows"] for name in names},
         **({"rows_by_source": by_source} if sources else {}),
-        "files": files,
+        "files": files,  # one per split (downloads, the CLI and training read them by split)
+        **({"images": image_files, "image_count": len(image_files)} if image_files is not None else {}),
         "tasks": {
             "considered": extent.tasks,
             "exported": exported_tasks,

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from app.core.config import get_settings
 from app.core.db import get_engine, session_scope
 from app.core.errors import ImportRejected
-from app.imports.readers import read_rows
 from app.imports.service import IMPORTING, ImportResult, import_rows, record_import, validate_file
 from app.imports.shapes import parse_mapping
+from app.imports.sources import rows_of
 from app.jobs.runtime import ENDED, RunningJob, append_log, create_job, record_progress, run_job
 from app.models import Job, Project, Task, User
 
@@ -121,7 +121,11 @@ def run_import_job(job_id: int) -> str:
                     )
 
         try:
-            with path.open("rb") as fh, session_scope() as session:
+            with (
+                path.open("rb") as fh,
+                rows_of(fh, filename=filename, urls="fetch") as (rows, images),
+                session_scope() as session,
+            ):
 
                 def on_batch(result: ImportResult) -> None:
                     if sqlite:  # commit this batch with its progress, then look for a cancel
@@ -138,11 +142,12 @@ def run_import_job(job_id: int) -> str:
                 result = import_rows(
                     session,
                     project_id=project_id,
-                    raw_rows=read_rows(fh, filename=filename),
+                    raw_rows=rows,
                     mapping=mapping,
                     job_id=job_id,
                     on_batch=on_batch,
                     status=IMPORTING if sqlite else "open",
+                    images=images,
                 )
                 if sqlite:
                     _open_rows_of(session, job_id)

@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session
 from app.auth.audit import record
 from app.core.config import get_settings
 from app.core.errors import ImportRejected
-from app.imports.readers import read_rows
+from app.imports.images import ImageSource
 from app.imports.shapes import ImportMapping, RowError, TaskRow, normalize_row
 from app.imports.shapes.rows import refuse_nul
+from app.imports.sources import rows_of
+from app.media.images import link
 from app.models import Project, Task, utcnow
 
 MAX_ERRORS = 50
@@ -152,9 +154,14 @@ class TaskWriter:
 
 
 def _rows(
-    raw_rows: Iterable[tuple[int, Any]], mapping: ImportMapping | None, result: ImportResult
+    raw_rows: Iterable[tuple[int, Any]],
+    mapping: ImportMapping | None,
+    result: ImportResult,
+    images: ImageSource | None = None,
 ) -> Iterator[TaskRow]:
-    """Normalized rows; bad ones are recorded in `result` and left out."""
+    """Normalized rows (their images checked and stored); bad ones are recorded in `result` and left
+    out."""
+    images = images or ImageSource()
     max_rows = get_settings().max_import_rows
     for line, raw in raw_rows:
         result.rows += 1
@@ -167,12 +174,17 @@ def _rows(
         try:
             row = normalize_row(raw, mapping=mapping)
             refuse_nul(row)
+            images.attach(row)
             yield row
         except RowError as exc:
             result.add_error(line, str(exc))
 
 
 _DONE = object()
+
+
+def _images_of(rows: list[TaskRow]) -> list[dict[str, Any]]:
+    return [ref for row in rows for ref in row.meta.get("images") or ()]
 
 
 def import_rows(
@@ -184,6 +196,7 @@ def import_rows(
     job_id: int | None = None,
     on_batch: Callable[[ImportResult], None] | None = None,
     status: str = "open",
+    images: ImageSource | None = None,
 ) -> ImportResult:
     """Validate and write in one pass inside the caller's transaction; raises ImportRejected (the caller
     rolls back) when any row is bad. Parsing runs in a second thread while the database writes the
@@ -199,17 +212,17 @@ def import_rows(
     def produce() -> None:
         try:
             batch: list[TaskRow] = []
-            for row in _rows(raw_rows, mapping, result):
+            for row in _rows(raw_rows, mapping, result, images):
                 if stop.is_set():
                     return
                 if result.error_count:
                     continue  # keep validating for the error list, write nothing more
                 batch.append(row)
                 if len(batch) >= batch_size:
-                    batches.put((len(batch), writer.params(batch)))
+                    batches.put((len(batch), writer.params(batch), _images_of(batch)))
                     batch = []
             if batch and not result.error_count:
-                batches.put((len(batch), writer.params(batch)))
+                batches.put((len(batch), writer.params(batch), _images_of(batch)))
         except BaseException as exc:
             failure.append(exc)
         finally:
@@ -222,7 +235,8 @@ def import_rows(
         while (item := batches.get()) is not _DONE:
             if result.error_count:
                 continue
-            count, params = item
+            count, params, refs = item
+            link(session, project_id, refs)  # the batch's images, shown by this project from now on
             result.imported += writer.write_params(params)
             valid += count
             if on_batch is not None:
@@ -250,9 +264,10 @@ def import_inline(
     mapping: ImportMapping | None = None,
     actor_id: int | None = None,
     source: str = "",
+    images: ImageSource | None = None,
 ) -> ImportResult:
     """Import inside the caller's transaction (small files, JSON posts, the CLI, the demo seed)."""
-    result = import_rows(session, project_id=project.id, raw_rows=raw_rows, mapping=mapping)
+    result = import_rows(session, project_id=project.id, raw_rows=raw_rows, mapping=mapping, images=images)
     record_import(session, result, project_id=project.id, actor_id=actor_id, source=source)
     return result
 
@@ -288,10 +303,10 @@ def validate_file(
     """Every row checked, nothing written (SQLite jobs: progress while the file is read once)."""
     result = ImportResult()
     size = max(path.stat().st_size, 1)
-    with path.open("rb") as fh:
-        for n, _ in enumerate(_rows(read_rows(fh, filename=filename), mapping, result), 1):
+    with path.open("rb") as fh, rows_of(fh, filename=filename, urls="fetch") as (rows, images):
+        for n, _ in enumerate(_rows(rows, mapping, result, images), 1):
             if on_progress is not None and n % 20_000 == 0:
-                on_progress(fh.tell() / size)
+                on_progress(min(fh.tell() / size, 1.0))
     return result
 
 

@@ -78,9 +78,10 @@ class KindBase:
         responses: list[dict[str, Any]],
         result: dict[str, Any],
         prompt: Callable[[], Any],
+        meta: Callable[[], dict[str, Any]] = lambda: {},
     ) -> dict[str, Any]:
         """An answer to one task: most kinds need only its response ids (`prompt` reads the task's prompt,
-        for kinds whose answers speak to its messages)."""
+        for kinds whose answers speak to its messages; `meta` its meta, for its tool schemas)."""
         return self.validate_result(settings, [str(r["id"]) for r in responses], result)
 
     # ── forms (the review and pre-label review pages) ────────────────────────────────────────────────

@@ -14,6 +14,7 @@ Pure functions: the templates, the exports and the kinds read messages through t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,51 @@ def readable_result(text: Any) -> str:
         return pretty_json(orjson.loads(value))
     except orjson.JSONDecodeError:
         return value
+
+
+IMAGE = "<image>"  # where a task's images go in its messages' text (LLaMA-Factory's and TRL's placeholder)
+
+
+def images_of(meta: Any) -> list[dict[str, Any]]:
+    """A task's image refs (`meta["images"]`, app/media/images.py), in placeholder order."""
+    images = meta.get("images") if isinstance(meta, dict) else None
+    if isinstance(images, list):
+        return [i for i in images if isinstance(i, dict) and isinstance(i.get("sha256"), str)]
+    return []
+
+
+def split_at_images(content: str, images: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message's text split around its `<image>` placeholders, each taking the next of `images`:
+    `{"text": …}` and `{"image": ref}` parts in order; a placeholder past the last image stays text."""
+    parts: list[dict[str, Any]] = []
+    pieces = content.split(IMAGE)
+    for i, piece in enumerate(pieces):
+        if piece:
+            parts.append({"text": piece})
+        if i < len(pieces) - 1:
+            ref = next(images, None)
+            parts.append({"image": ref} if ref is not None else {"text": IMAGE})
+    return parts
+
+
+def with_image_parts(messages: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages whose text holds `<image>` placeholders, each given `parts` (split_at_images), the images
+    numbered from 1 across the messages (`n`), as the pages show them."""
+    left = iter(images)
+    out: list[dict[str, Any]] = []
+    n = 0
+    for message in messages:
+        content = str(message.get("content") or "")
+        if IMAGE not in content or message.get("role") == "tool":
+            out.append(message)
+            continue
+        parts = split_at_images(content, left)
+        for part in parts:
+            if "image" in part:
+                n += 1
+                part["n"] = n
+        out.append({**message, "parts": parts})
+    return out
 
 
 def trajectory(prompt: Any, responses: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -59,9 +59,11 @@ class Kind(Protocol):
         responses: list[dict[str, Any]],
         result: dict[str, Any],
         prompt: Callable[[], Any],
+        meta: Callable[[], dict[str, Any]] = ...,
     ) -> dict[str, Any]:
         """An answer to one task in canonical form (validate_result on its response ids, for kinds whose
-        answers do not speak to the task's messages), or InvalidInput; `prompt` reads the task's prompt."""
+        answers do not speak to the task's messages), or InvalidInput; `prompt` reads the task's prompt,
+        `meta` its meta (the task's tool schemas, where a kind's answers call tools)."""
         ...
 
     def validate_settings(self, raw: dict[str, Any] | None) -> dict[str, Any]: ...

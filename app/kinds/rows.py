@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from app.kinds.messages import context_text, reasoning_of, tool_calls_of
+from app.kinds.messages import context_text, message_text, reasoning_of, tool_calls_of
 from app.kinds.votes import AggregationOptions, Pair, Vote
 
 # "text": a prompt or a completion in the export's form (a message list in chat form, else a string)
@@ -159,8 +159,12 @@ def sft_columns(form: RowForm) -> Columns:
     return [("prompt", "string"), ("completion", "string")]
 
 
-def sft_rows(prompt: Any, texts: Sequence[str], form: RowForm) -> list[dict[str, Any]]:
-    """A demonstration per text: the prompt answered by it."""
+def sft_rows(
+    prompt: Any, demonstrations: Sequence[str | Mapping[str, Any]], form: RowForm
+) -> list[dict[str, Any]]:
+    """A row per demonstration (a text, or an assistant message that may call tools): the prompt answered
+    by it. As plain text a message's calls follow its text as `name(arguments)` lines."""
+    said = [assistant(d) if isinstance(d, str) else dict(d) for d in demonstrations]
     if sft_messages(form):
-        return [{"messages": [*as_messages(prompt), assistant(t)]} for t in texts]
-    return [{"prompt": as_text(prompt), "completion": t} for t in texts]
+        return [{"messages": [*as_messages(prompt), export_message(m)]} for m in said]
+    return [{"prompt": as_text(prompt), "completion": message_text(m)} for m in said]

@@ -88,6 +88,7 @@ class Trajectory(KindBase):
         responses: list[dict[str, Any]],
         result: dict[str, Any],
         prompt: Callable[[], Any],
+        meta: Callable[[], dict[str, Any]] = lambda: {},
     ) -> dict[str, Any]:
         return clean_answer(settings, trajectory(prompt(), responses), result)
 

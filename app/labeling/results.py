@@ -14,7 +14,9 @@ from app.models import Project, Task
 
 def validate_result(project: Project, task: Task, result: Any) -> dict[str, Any]:
     """The result in canonical form, or InvalidInput saying what is wrong."""
-    return check_result(project.kind, project.settings, task.responses, result, lambda: task.prompt)
+    return check_result(
+        project.kind, project.settings, task.responses, result, lambda: task.prompt, meta=lambda: task.meta
+    )
 
 
 def check_result(
@@ -23,10 +25,12 @@ def check_result(
     responses: list[dict[str, Any]],
     result: Any,
     prompt: Callable[[], Any],
+    meta: Callable[[], dict[str, Any]] = lambda: {},
 ) -> dict[str, Any]:
     """The kind's answer, and the ratings of the prompt's turns where the project takes them (`prompt`
-    reads the task's prompt, only for an answer that rates turns or a kind whose answers need it)."""
+    reads the task's prompt, only for an answer that rates turns or a kind whose answers need it; `meta`
+    the task's meta, for a kind whose answers call the task's tools)."""
     if not isinstance(result, dict):
         raise fail("must be an object")
-    clean = get_kind(kind).validate_answer(settings, responses, result, prompt)
+    clean = get_kind(kind).validate_answer(settings, responses, result, prompt, meta=meta)
     return clean | clean_turn_ratings(settings, result, prompt)

@@ -137,9 +137,10 @@ def submit_annotation(
         ctx.lease_id is None or not is_own(ctx.lease_user, user) or ctx.lease_task != body.task_id
     ):
         raise InvalidInput("assignment_id does not belong to you and this task")
-    result = check_result(  # the prompt is read only for an answer that rates its turns
+    result = check_result(  # prompt and meta are read only for an answer that needs them (turns, calls)
         ctx.kind, ctx.settings, ctx.responses, body.result,
         lambda: session.scalar(select(Task.prompt).where(Task.id == body.task_id)),
+        meta=lambda: session.scalar(select(Task.meta).where(Task.id == body.task_id)) or {},
     )  # fmt: skip
     now = utcnow()
     overlap = int(ctx.settings.get("overlap", 1))

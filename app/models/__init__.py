@@ -9,6 +9,7 @@ from app.models.credential import Credential
 from app.models.job import FINISHED, Job, JobMetric
 from app.models.llm import LlmCacheEntry, PromptTemplate
 from app.models.loop import Round
+from app.models.media import ProjectImage
 from app.models.project import Member, Project, ProjectStats, Role
 from app.models.snapshot import AuditEvent, Snapshot, TrainedModel
 from app.models.task import Assignment, Suggestion, Task, TaskFlag
@@ -36,6 +37,7 @@ __all__ = [
     "Notification",
     "PasswordReset",
     "Project",
+    "ProjectImage",
     "ProjectStats",
     "PromptTemplate",
     "Review",

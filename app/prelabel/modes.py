@@ -18,6 +18,7 @@ from app.imports.shapes import RESERVED_RESPONSE_IDS
 from app.kinds import KindBase
 from app.kinds.forms import LETTERS
 from app.prelabel.endpoint import cache_key
+from app.prelabel.images import text_chars, with_images
 from app.prelabel.prompts import Compiled, prompt_text
 from app.prelabel.redact import Redactor
 from app.prelabel.schemas import LlmSettings
@@ -114,7 +115,11 @@ def _context(plan: Plan, task: TaskView, responses: list[dict[str, Any]]) -> dic
     }
 
 
-def _call(plan: Plan, model: str, messages: list[dict[str, Any]], **extra: Any) -> Call:
+def _call(
+    plan: Plan, model: str, messages: list[dict[str, Any]], task: TaskView | None = None, **extra: Any
+) -> Call:
+    if task is not None and plan.settings.images:  # a model that sees: the task's images go with it
+        messages = with_images(messages, task.meta)
     body: dict[str, Any] = {
         "model": model,
         "messages": messages,
@@ -122,7 +127,7 @@ def _call(plan: Plan, model: str, messages: list[dict[str, Any]], **extra: Any) 
         "max_tokens": plan.settings.max_tokens,
         **extra,
     }
-    chars = sum(len(str(m.get("content", ""))) for m in messages)
+    chars = text_chars(messages)
     payload = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)  # sorted: the same bytes key the cache
     return Call(
         body=body,
@@ -155,7 +160,7 @@ def build_items(plan: Plan, task: TaskView) -> list[Item]:
         multi = bool(plan.project_settings.get("multi_label"))
         fmt = _schema("label", plan.kind.label_schema(plan.project_settings))
         system, user = plan.template.render(_context(plan, task, task.responses))
-        call = _call(plan, model, _chat(system, user), response_format=fmt)
+        call = _call(plan, model, _chat(system, user), task, response_format=fmt)
         return [Item(task.id, mode, model, [call], labels=labels, multi_label=multi)]
     if mode == "judge":
         responses = plan.kind.judged_responses(task.responses)
@@ -166,12 +171,12 @@ def build_items(plan: Plan, task: TaskView) -> list[Item]:
         calls, orders = [], []
         for shown in (responses, list(reversed(responses))):  # both orders cancel position bias
             system, user = plan.template.render(_context(plan, task, shown))
-            calls.append(_call(plan, model, _chat(system, user), response_format=fmt))
+            calls.append(_call(plan, model, _chat(system, user), task, response_format=fmt))
             orders.append([str(r["id"]) for r in shown])
         return [Item(task.id, mode, model, calls, orders=orders)]
     if mode == "draft":
         messages = _conversation(plan, task, _context(plan, task, task.responses))
-        return [Item(task.id, mode, model, [_call(plan, model, messages)])]
+        return [Item(task.id, mode, model, [_call(plan, model, messages, task)])]
     if mode == "generate":
         missing = plan.target - len(task.responses)
         if missing <= 0:
@@ -182,7 +187,7 @@ def build_items(plan: Plan, task: TaskView) -> list[Item]:
         for j in range(missing):  # round-robin over the models; the seed tells candidates apart
             name = plan.models[j % len(plan.models)]
             item = by_model.setdefault(name, Item(task.id, mode, name, [], base=len(task.responses)))
-            item.calls.append(_call(plan, name, messages, seed=len(task.responses) + j))
+            item.calls.append(_call(plan, name, messages, task, seed=len(task.responses) + j))
             item.slots.append(next(free))  # fixed here, so ids do not depend on which answer comes first
         return list(by_model.values())
     raise InvalidInput(f"unknown mode {mode}")

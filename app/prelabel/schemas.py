@@ -60,6 +60,9 @@ class LlmSettings(_Strict):
     max_retries: int = Field(4, ge=0, le=20, description="the client retries 429 and 5xx with backoff")
     redact_emails: bool = False
     redact_phones: bool = False
+    images: bool = Field(
+        False, description="the model accepts images: a task's images go to it as image parts (data URIs)"
+    )
 
     @field_validator("base_url")
     @classmethod

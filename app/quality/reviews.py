@@ -41,7 +41,10 @@ def review_annotation(
     if verdict == "correct":
         if result is None:
             raise InvalidInput("a correction needs the corrected result", field="result")
-        corrected = check_result(project.kind, project.settings, task.responses, result, lambda: task.prompt)
+        corrected = check_result(
+            project.kind, project.settings, task.responses, result, lambda: task.prompt,
+            meta=lambda: task.meta,
+        )  # fmt: skip
     elif result is not None:
         raise InvalidInput("only a correction carries a result", field="result")
     was_counted = annotation.status != "rejected"
@@ -113,7 +116,9 @@ def set_gold(session: Session, *, task: Task, project: Project, gold: Any, user:
     task.gold = (
         None
         if gold is None
-        else check_result(project.kind, project.settings, task.responses, gold, lambda: task.prompt)
+        else check_result(
+            project.kind, project.settings, task.responses, gold, lambda: task.prompt, meta=lambda: task.meta
+        )
     )
     audit.record(
         session, "task.gold", user_id=user.id, project_id=project.id, target=("task", task.id), gold=task.gold

@@ -82,6 +82,12 @@ def start_training(session: Session, *, request: TrainingRequest, user: User) ->
         )
     if not snapshot.manifest.get("counts", {}).get("train"):
         raise InvalidInput(f"snapshot v{snapshot.version} has no training rows", field="snapshot_id")
+    if snapshot.manifest.get("image_count"):
+        raise InvalidInput(
+            f"snapshot v{snapshot.version} holds images, and Preflab's trainers take text models only; "
+            "download it (Download everything) and train a vision-language model with TRL on it",
+            field="snapshot_id",
+        )
     _check_base_model(request)
     build_config(request, snapshot, 0)  # every value checked now, not on the worker an hour later
     params: dict[str, Any] = request.model_dump(mode="json")

@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """/api, and the pages' own fetch calls, which send JSON and read the problem detail back (the annotate
+    page says why a submit was refused; an HTML error page would leave it only the status)."""
+    return request.url.path.startswith("/api/") or request.headers.get("content-type", "").startswith(
+        "application/json"
+    )
 
 
 def _problem(status: int, message: str, **extra: object) -> JSONResponse:

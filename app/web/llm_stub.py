@@ -60,6 +60,7 @@ class StubState:
     by_model: Counter[str] = field(default_factory=Counter)
     attempts: Counter[str] = field(default_factory=Counter)
     prompts: list[str] = field(default_factory=list)  # the last user message of each request, in order
+    images: list[str] = field(default_factory=list)  # the image parts' URLs of each request, in order
     authorizations: list[str | None] = field(default_factory=list)  # each request's Authorization header
     models: dict[str, dict[str, float]] = field(default_factory=dict)  # per model: latency_ms, fail
     stream_ms: float = 20.0
@@ -70,6 +71,7 @@ class StubState:
         self.by_model.clear()
         self.attempts.clear()
         self.prompts.clear()
+        self.images.clear()
         self.authorizations.clear()
         self.models.clear()
 
@@ -239,6 +241,11 @@ def create_stub(state: StubState | None = None) -> FastAPI:
         state.requests += 1
         state.by_model[model] += 1
         state.prompts.append(last_user)
+        state.images += [
+            str((p.get("image_url") or {}).get("url", ""))
+            for m in messages if isinstance(m.get("content"), list)
+            for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url"
+        ]  # fmt: skip
         state.authorizations.append(request.headers.get("authorization"))
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)

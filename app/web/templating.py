@@ -27,12 +27,14 @@ from starlette.responses import Response
 
 from app.kinds import all_kinds, kind_of
 from app.kinds.messages import (
+    images_of,
     pretty_json,
     readable_result,
     reasoning_of,
     tool_calls_of,
     tool_name,
     tools_of,
+    with_image_parts,
 )
 from app.web.security_headers import content_security_policy
 
@@ -154,6 +156,8 @@ templates.env.filters["tool_name"] = tool_name
 templates.env.filters["pretty_json"] = pretty_json
 templates.env.filters["readable_result"] = readable_result
 templates.env.filters["task_tools"] = tools_of
+templates.env.filters["task_images"] = images_of
+templates.env.filters["image_parts"] = with_image_parts
 # Templates never compare kinds: a page about a project has the project's kind as `project_type` (see
 # render) and includes its parts, `project_type.template("annotate")`; the new-project form lists these.
 templates.env.globals["project_types"] = all_kinds()

@@ -77,8 +77,10 @@ def demo(committed: None) -> Demo:
     with session_scope() as s:
         admin_email, _ = seed_demo(s, admin_password=factories.PASSWORD)
         annotator = factories.make_user(s)
-        projects = {p.kind: p for p in s.scalars(select(Project))}
-        for project in projects.values():
+        # the first demo project of each kind (the images demo is a second pairwise one)
+        every = list(s.scalars(select(Project).order_by(Project.id)))
+        projects = {p.kind: p for p in reversed(every)}
+        for project in every:
             factories.add_member(s, project, annotator, Role.annotator)
         pairwise = projects["pairwise"]
         tasks = list(s.scalars(select(Task).where(Task.project_id == pairwise.id).order_by(Task.id).limit(6)))
@@ -94,7 +96,8 @@ def demo(committed: None) -> Demo:
         return Demo(
             admin_email,
             annotator.email,
-            {kind: p.id for kind, p in projects.items()},
+            {kind: p.id for kind, p in projects.items()}
+            | {f"{p.kind}-{p.id}": p.id for p in every if projects[p.kind] is not p},
             tasks[0].id,
             snapshot.id,
             job.id,

@@ -80,8 +80,10 @@ def seed_walk() -> Walk:
         admin_email, _ = seed_demo(s, admin_password=factories.PASSWORD)
         admin = s.scalars(select(User).where(User.email == admin_email)).one()
         annotator = factories.make_user(s, name="Ann Otator")
-        projects = {p.kind: p for p in s.scalars(select(Project))}
-        for project in projects.values():
+        # the first demo project of each kind (the images demo is a second pairwise one)
+        every = list(s.scalars(select(Project).order_by(Project.id)))
+        projects = {p.kind: p for p in reversed(every)}
+        for project in every:
             factories.add_member(s, project, annotator, Role.annotator)
         pairwise = projects["pairwise"]
         tasks = list(s.scalars(select(Task).where(Task.project_id == pairwise.id).order_by(Task.id).limit(8)))
@@ -136,6 +138,12 @@ def seed_walk() -> Walk:
         reset = accounts.create_reset_link(s, user=factories.make_user(s), actor=admin)[0].rsplit("/", 1)[1]
         pid = pairwise.id
         kinds = {kind: p.id for kind, p in projects.items()}
+        # every further demo project of a kind too, as <kind>-<n>
+        seen: dict[str, int] = {}
+        for project in every:
+            seen[project.kind] = seen.get(project.kind, 0) + 1
+            if seen[project.kind] > 1:
+                kinds[f"{project.kind}-{seen[project.kind]}"] = project.id
         walk = Walk(admin_email, annotator.email)
         walk.signed_out = [
             Stop("/login", "main form", "login"),

@@ -154,13 +154,17 @@ def test_a_killed_worker_is_started_again_and_its_import_lands_exactly_once(serv
     assert served.open_tasks(project_id) == before + rows
 
 
-def test_a_server_killed_outright_leaves_no_worker_behind(served: Served) -> None:
+def _ended(process: psutil.Process) -> bool:
+    return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_server_killed_outright_leaves_no_worker_or_stub_behind(served: Served) -> None:
     (worker,) = _workers(served.process)
+    # the demo chat's LLM stub runs beside it, unless something else already answered on its port
+    stubs = [p for p in served.process.children() if "app.web.llm_stub" in " ".join(p.cmdline())]
+    assert len(stubs) <= 1
     os.kill(served.proc.pid, signal.SIGKILL)
     served.proc.wait(10)
-    _until(
-        lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE,
-        20,
-        "the worker to end",
-        served.log,
-    )
+    _until(lambda: _ended(worker), 20, "the worker to end", served.log)
+    for stub in stubs:
+        _until(lambda stub=stub: _ended(stub), 20, "the LLM stub to end", served.log)

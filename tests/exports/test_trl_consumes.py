@@ -95,6 +95,32 @@ def _trained(trainer: Any) -> None:
     assert result.training_loss == result.training_loss  # a number, not NaN
 
 
+def _trains_sft(tiny: Path, data: Any, out: Path, max_length: int = 256) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(**{**_common(out), "max_length": max_length})
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    _trained(
+        SFTTrainer(
+            model=model, args=args, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(tiny)
+        )
+    )
+
+
+def _trains_dpo(tiny: Path, data: Any, out: Path, max_length: int = 256) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(**{**_common(out), "max_length": max_length})
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    _trained(
+        DPOTrainer(
+            model=model, args=args, train_dataset=data, processing_class=AutoTokenizer.from_pretrained(tiny)
+        )
+    )
+
+
 @pytest.mark.parametrize("chat", [False, True], ids=["standard", "chat"])
 def test_preference_trains_reward_and_dpo(
     db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path, chat: bool
@@ -130,20 +156,12 @@ def test_preference_trains_reward_and_dpo(
 def test_dpo_trains_on_rewrite_rows(
     db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path
 ) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import DPOConfig, DPOTrainer
 
     project = _project(db, "pairwise", *people, chat=False, edits="optional")
     (path,) = _export(db, project, tmp_path / "pref", format="preference")
     data = _load(path)
     assert data.column_names[-1] == "source" and set(data["source"]) == {"choice", "edit"}
-    dpo = DPOTrainer(
-        model=AutoModelForCausalLM.from_pretrained(tiny),
-        args=DPOConfig(**_common(tmp_path / "dpo")),
-        train_dataset=data,
-        processing_class=AutoTokenizer.from_pretrained(tiny),
-    )
-    _trained(dpo)
+    _trains_dpo(tiny, data, tmp_path / "dpo", max_length=64)
 
 
 @pytest.mark.parametrize("style", ["messages", "prompt_completion"])
@@ -240,8 +258,7 @@ def test_sft_with_tools_trains_with_the_calls_and_schemas_in_the_template(
     trains on names the function and its arguments, and the schemas come from the `tools` column."""
     import json
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from transformers import AutoTokenizer
 
     lead, annotator = people
     project = factories.make_project(db, kind="sft", lead=lead)
@@ -266,22 +283,13 @@ def test_sft_with_tools_trains_with_the_calls_and_schemas_in_the_template(
     tokenizer = AutoTokenizer.from_pretrained(tiny)
     text = tokenizer.apply_chat_template(first["messages"], tools=json.loads(first["tools"]), tokenize=False)
     assert '<tool_call>get_weather {"city":"c0"}</tool_call>' in text and '"description"' in text
-    trainer = SFTTrainer(
-        model=AutoModelForCausalLM.from_pretrained(tiny),
-        args=SFTConfig(**{**_common(tmp_path), "max_length": 256}),
-        train_dataset=data,
-        processing_class=tokenizer,
-    )
-    _trained(trainer)
+    _trains_sft(tiny, data, tmp_path)
 
 
 def test_dpo_trains_on_a_pairwise_export_with_tools(
     db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path
 ) -> None:
     import json
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import DPOConfig, DPOTrainer
 
     lead, annotator = people
     project = factories.make_project(db, kind="pairwise", lead=lead)
@@ -299,10 +307,114 @@ def test_dpo_trains_on_a_pairwise_export_with_tools(
     data = _load(path)
     assert "tools" in data.column_names and json.loads(data[0]["tools"]) == [WEATHER_TOOL]
     assert data[0]["prompt"][1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    _trains_dpo(tiny, data, tmp_path / "dpo")
+
+
+def test_sft_demonstrations_that_call_tools_train_with_the_edited_calls(
+    db: Session, people: tuple[User, User], tiny: Path, tmp_path: Path
+) -> None:
+    """A conversation imported before its closing reply ends on the agent's call: the annotator corrects
+    that call (its arguments edited as JSON), and the export's demonstration is the corrected call, after
+    the context, the draft not repeated; the chat template renders the edited call and SFT trains on it."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    lead, annotator = people
+    project = factories.make_project(db, kind="sft", lead=lead)
+    factories.add_member(db, project, annotator, Role.annotator)
+    for i in range(4):
+        task = factories.make_task(db, project, _agent_prompt(i)[:2], [], tools=[WEATHER_TOOL])
+        edited = {"name": "get_weather", "arguments": {"city": f"edited {i}"}}
+        factories.make_annotation(db, task, annotator, {"response": "Checking.", "tool_calls": [edited]})
+    (path,) = _export(db, project, tmp_path / "sft", format="sft", file_format="parquet")
+    data = _load(path)
+    assert data.column_names == ["messages", "tools"]
+    first = data[0]
+    assert [m["role"] for m in first["messages"]] == ["user", "assistant"]  # the draft is not repeated
+    demonstration = first["messages"][1]
+    assert demonstration["content"] == "Checking."
+    call = demonstration["tool_calls"][0]
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city":"edited 0"}'}
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny)
+    text = tokenizer.apply_chat_template(first["messages"], tools=json.loads(first["tools"]), tokenize=False)
+    assert '<tool_call>get_weather {"city":"edited 0"}</tool_call>' in text and '"city":"c0"' not in text
+    _trains_sft(tiny, data, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlcore.tiny import build_tiny_vlm
+
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))
+
+
+def _image_project(db: Session, kind: str, lead: User, annotator: User) -> Project:
+    """Four tasks with an image (a plain-string prompt, or a user message) and one without."""
+    project = factories.make_project(db, kind=kind, lead=lead)
+    factories.add_member(db, project, annotator, Role.annotator)
+    for i in range(5):
+        prompt: Any = f"Describe <image> in a word, {i}."
+        if i % 2:
+            prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": prompt}]
+        if i == 4:
+            prompt = "A question without a picture?"
+        if kind == "sft":
+            task = factories.make_task(db, project, prompt, [{"id": "draft", "text": "a draft"}])
+            factories.make_annotation(db, task, annotator, {"response": f"{WORDS[i % 5]} {i}"})
+        else:
+            task = factories.make_task(db, project, prompt, [f"{WORDS[i % 5]} {i}", f"{WORDS[(i + 1) % 5]}"])
+            factories.make_annotation(db, task, annotator, {"choice": "a"})
+        if i < 4:
+            data = factories.image_bytes("PNG", (24 + 8 * i, 20 + i), (40 * i, 90, 160))
+            task.meta = {**(task.meta or {}), "images": [factories.make_image(db, project, data)]}
+    db.flush()
+    return project
+
+
+def _with_image_files(path: Path, data: Any) -> Any:
+    """The `images` column's paths (relative to the snapshot directory) as decoded images."""
+    from datasets import Image, Sequence
+
+    absolute = data.map(lambda row: {"images": [str(path.parent / p) for p in row["images"]]})
+    return absolute.cast_column("images", Sequence(Image()))
+
+
+def test_a_vision_model_trains_sft_and_dpo_on_image_exports(
+    db: Session, people: tuple[User, User], tiny_vlm: Path, tmp_path: Path
+) -> None:
+    """TRL's vision path reads the exports unchanged: the typed parts' image placeholders are filled from
+    the `images` column (trl.data_utils.prepare_multimodal_messages) and the processor turns each into the
+    model's image tokens; a row without images trains beside them."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    processor = AutoProcessor.from_pretrained(tiny_vlm)
+    sft_project = _image_project(db, "sft", *people)
+    (sft_path,) = _export(db, sft_project, tmp_path / "sft", format="sft", aggregation={"mode": "all"})
+    sft_data = _with_image_files(sft_path, _load(sft_path))
+    assert sft_data.column_names == ["messages", "images"] and len(sft_data) == 5
+    assert sft_data[0]["images"][0].size == (24, 20) and sft_data[4]["images"] == []
+    trainer = SFTTrainer(
+        model=AutoModelForImageTextToText.from_pretrained(tiny_vlm),
+        args=SFTConfig(**{**_common(tmp_path / "vsft"), "max_length": 256}),
+        train_dataset=sft_data,
+        processing_class=processor,
+    )
+    batch = trainer.data_collator([sft_data[1]])  # the image reaches the model: pixels and its 4 tokens
+    assert tuple(batch["pixel_values"].shape) == (1, 3, 16, 16)
+    assert int((batch["input_ids"] == processor.tokenizer.convert_tokens_to_ids("<image>")).sum()) == 4
+    _trained(trainer)
+
+    pref_project = _image_project(db, "pairwise", *people)
+    (pref_path,) = _export(db, pref_project, tmp_path / "pref", format="preference", file_format="parquet")
+    pref_data = _with_image_files(pref_path, _load(pref_path))
+    assert pref_data[1]["prompt"][1]["content"][1]["type"] == "image"
     dpo = DPOTrainer(
-        model=AutoModelForCausalLM.from_pretrained(tiny),
-        args=DPOConfig(**{**_common(tmp_path / "dpo"), "max_length": 256}),
-        train_dataset=data,
-        processing_class=AutoTokenizer.from_pretrained(tiny),
+        model=AutoModelForImageTextToText.from_pretrained(tiny_vlm),
+        args=DPOConfig(**{**_common(tmp_path / "vdpo"), "max_length": 256}),
+        train_dataset=pref_data,
+        processing_class=processor,
     )
     _trained(dpo)

@@ -117,6 +117,9 @@ def test_parallel_and_unparseable_function_calls() -> None:
         ({"messages": [{"role": "user", "content": "hi"}], "tools": [{"description": "x"}]}, "must name its"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "content part 1 must be"),
         ({"messages": [{"role": "tool", "content": "r", "tool_call_id": 7}]}, '"tool_call_id" must be'),
+        ({"messages": [{"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "f", "arguments": "{}"}}] * 129}]}, "at most 128"),
+        ({"messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "f"}] * 513}, "at most 512"),
     ],
 )  # fmt: skip
 def test_bad_tool_data_says_what_is_wrong(row: dict[str, Any], words: str) -> None:

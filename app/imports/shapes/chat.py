@@ -9,6 +9,7 @@ import orjson
 
 from app.imports.shapes.preference import preference_pair, side_text
 from app.imports.shapes.rows import (
+    MAX_TOOL_CALLS,
     RowError,
     TaskRow,
     chat_messages,
@@ -68,6 +69,10 @@ def _function_calls(value: str) -> list[dict[str, Any]]:
     except orjson.JSONDecodeError:
         found = None
     calls = found if isinstance(found, list) else [found]
+    if len(calls) > MAX_TOOL_CALLS:
+        raise RowError(
+            f"a function_call turn makes {len(calls)} calls; a turn may make at most {MAX_TOOL_CALLS}"
+        )
     if not calls or not all(isinstance(c, dict) and is_text(c.get("name")) for c in calls):
         return [{"type": "function", "function": {"name": "?", "arguments": value}}]
     out = []

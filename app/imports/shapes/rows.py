@@ -122,11 +122,17 @@ def _content(value: Any, what: str) -> tuple[str, str | None]:
     raise RowError(f'{what} "content" must be a string or a list of text parts, got {described(value)}')
 
 
+MAX_TOOL_CALLS = 128  # in one message: every page shows each call, and no agent makes more at once
+MAX_TOOLS = 512
+
+
 def _tool_calls(value: Any, where: str) -> None:
     """An assistant's tool calls must be OpenAI's shape; arguments that are not JSON text are kept as they
     came (the pages show them as text)."""
     if not isinstance(value, list):
         raise RowError(f'{where} "tool_calls" must be a list of calls, got {described(value)}')
+    if len(value) > MAX_TOOL_CALLS:
+        raise RowError(f"{where} makes {len(value)} tool calls; a message may make at most {MAX_TOOL_CALLS}")
     for i, call in enumerate(value, 1):
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not is_text(function.get("name")):
@@ -192,6 +198,8 @@ def tools_list(value: Any) -> list[dict[str, Any]]:
             raise RowError(f'"tools" {problem}')
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise RowError(f'"tools" must be a list of function schemas (objects), got {described(value)}')
+    if len(value) > MAX_TOOLS:
+        raise RowError(f'"tools" lists {len(value)} functions; a task may have at most {MAX_TOOLS}')
     for i, schema in enumerate(value, 1):
         inner = schema.get("function")
         function = inner if isinstance(inner, dict) else schema

@@ -17,7 +17,7 @@ from app.exports.schemas import AGGREGATIONS, ExportRequest
 from app.kinds import kind_of
 from app.models import Job, Project, Role, User
 from app.web.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
-from app.web.downloads import snapshot_download
+from app.web.downloads import snapshot_archive, snapshot_download
 from app.web.pages.deps import FormDep
 from app.web.templating import render
 
@@ -123,6 +123,11 @@ def snapshot_page(request: Request, snapshot: SnapshotDep, session: SessionDep) 
 @router.get("/snapshots/{sid}/download/{split}")
 def download_page(snapshot: SnapshotDep, split: str) -> Response:
     return snapshot_download(snapshot, split)
+
+
+@router.get("/snapshots/{sid}/archive")
+def archive_page(snapshot: SnapshotDep) -> Response:
+    return snapshot_archive(snapshot)
 
 
 @router.post("/snapshots/{sid}/delete")

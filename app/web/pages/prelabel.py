@@ -137,6 +137,7 @@ def save_settings(
     values["credential"] = _text(form, "credential") or ""
     values["redact_emails"] = form.get("redact_emails") == "on"
     values["redact_phones"] = form.get("redact_phones") == "on"
+    values["images"] = form.get("images") == "on"
     try:
         service.save_settings(session, project=project, values=values, user=user)
     except PreflabError as exc:

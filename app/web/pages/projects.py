@@ -10,10 +10,11 @@ from app.auth import service as auth_service
 from app.auth.policies import may_create_projects, role_in
 from app.core.config import get_settings
 from app.core.errors import ImportRejected, InvalidInput, PreflabError
+from app.imports.images import NeedsWorker
 from app.imports.job import start_import_job, store_upload
-from app.imports.readers import read_rows
 from app.imports.service import import_inline
 from app.imports.shapes import parse_mapping
+from app.imports.sources import rows_of
 from app.kinds import KIND_NAMES
 from app.kinds.settings import COMMON_FIELDS, QUALITY_FIELDS
 from app.labeling import service as labeling_service
@@ -250,7 +251,9 @@ def import_upload(
         if size > settings.max_upload_mb * 1024 * 1024:
             raise InvalidInput(f"the file is larger than {settings.max_upload_mb} MB")
         parsed = parse_mapping(mapping or None)
-        if size > settings.import_inline_max_bytes:
+
+        def queued() -> Response:
+            file.file.seek(0)
             job = start_import_job(
                 session,
                 project=project,
@@ -260,16 +263,23 @@ def import_upload(
                 mapping=mapping or None,
             )
             return outcome(202, job=job)
+
+        if size > settings.import_inline_max_bytes:
+            return queued()
         # A savepoint, so a rejected file rolls back its rows but the page still renders normally.
-        with session.begin_nested():
-            result = import_inline(
-                session,
-                project=project,
-                raw_rows=read_rows(file.file, filename=filename),
-                mapping=parsed,
-                actor_id=user.id,
-                source=filename,
-            )
+        try:
+            with session.begin_nested(), rows_of(file.file, filename=filename) as (rows, images):
+                result = import_inline(
+                    session,
+                    project=project,
+                    raw_rows=rows,
+                    mapping=parsed,
+                    actor_id=user.id,
+                    source=filename,
+                    images=images,
+                )
+        except NeedsWorker:  # images by URL: the worker fetches them, so it imports the whole file
+            return queued()
 
     except ImportRejected as exc:
         return outcome(422, errors=exc)

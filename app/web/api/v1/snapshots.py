@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from app.exports import service
 from app.exports.schemas import ExportRequest, SnapshotCreated, SnapshotRead
 from app.models import Snapshot
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
 from app.web.deps import CurrentUser, ProjectAsLead, SessionDep, SnapshotDep
-from app.web.downloads import snapshot_download
+from app.web.downloads import snapshot_archive, snapshot_download
 
 router = APIRouter(tags=["snapshots"])
 
@@ -44,6 +44,12 @@ def get_snapshot(snapshot: SnapshotDep) -> SnapshotRead:
 @router.get("/snapshots/{sid}/download")
 def download(snapshot: SnapshotDep, split: SplitName = Query("train")) -> FileResponse:
     return snapshot_download(snapshot, split)
+
+
+@router.get("/snapshots/{sid}/archive", response_class=StreamingResponse)
+def download_archive(snapshot: SnapshotDep) -> StreamingResponse:
+    """Every file of the snapshot in one .zip (splits, images, manifest)."""
+    return snapshot_archive(snapshot)
 
 
 @router.delete("/snapshots/{sid}", status_code=204)

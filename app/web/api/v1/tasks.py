@@ -10,11 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.config import get_settings
 from app.core.errors import InvalidInput
+from app.imports.images import NeedsWorker
 from app.imports.job import start_import_job
-from app.imports.readers import read_rows
 from app.imports.schemas import ImportAnswer, ImportQueued, ImportRefused, TaskRead
 from app.imports.service import ImportResult, import_inline
 from app.imports.shapes import ImportMapping, RowError, parse_mapping
+from app.imports.sources import rows_of
 from app.models import Project, User
 from app.web.deps import CurrentUser, ProjectAsLead, SessionDep, TaskAsAnnotator
 from app.web.uploads import receive_upload
@@ -82,22 +83,25 @@ async def import_file(
     try:
         if upload.size == 0:
             raise InvalidInput("the file is empty")
-        if upload.size > settings.import_inline_max_bytes:
-            job = await run_in_threadpool(
-                start_import_job,
-                session,
-                project=project,
-                user=user,
-                path=upload.path,
-                filename=upload.filename,
-                mapping=mapping,
-            )
-            upload.path = None  # the job owns the file now
-            return JSONResponse(ImportQueued(job_id=job.id).model_dump(), status_code=202)
-        result = await run_in_threadpool(
-            _import_file, session, project, user, upload.path, upload.filename, parsed
+        if upload.size <= settings.import_inline_max_bytes:
+            try:
+                result = await run_in_threadpool(
+                    _import_file, session, project, user, upload.path, upload.filename, parsed
+                )
+                return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
+            except NeedsWorker:  # images by URL: the worker fetches them, so it imports the whole file
+                session.rollback()
+        job = await run_in_threadpool(
+            start_import_job,
+            session,
+            project=project,
+            user=user,
+            path=upload.path,
+            filename=upload.filename,
+            mapping=mapping,
         )
-        return ImportAnswer(imported=result.imported, duplicates=result.duplicates)
+        upload.path = None  # the job owns the file now
+        return JSONResponse(ImportQueued(job_id=job.id).model_dump(), status_code=202)
     finally:
         if upload.path is not None:
             upload.path.unlink(missing_ok=True)
@@ -106,14 +110,15 @@ async def import_file(
 def _import_file(
     session: Session, project: Project, user: User, path: Path, filename: str, mapping: ImportMapping | None
 ) -> ImportResult:
-    with path.open("rb") as fh:
+    with path.open("rb") as fh, rows_of(fh, filename=filename) as (rows, images):
         result = import_inline(
             session,
             project=project,
-            raw_rows=read_rows(fh, filename=filename),
+            raw_rows=rows,
             mapping=mapping,
             actor_id=user.id,
             source=filename,
+            images=images,
         )
 
     return result
