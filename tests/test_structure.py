@@ -142,7 +142,11 @@ def test_app_never_imports_workers(graph: grimp.ImportGraph) -> None:
 
 
 # A route streams a file: its body has no JSON schema to declare.
-FILE_ROUTES = {("get", "/api/v1/snapshots/{sid}/download"), ("post", "/api/v1/projects/{pid}/tasks/export")}
+FILE_ROUTES = {
+    ("get", "/api/v1/snapshots/{sid}/download"),
+    ("get", "/api/v1/snapshots/{sid}/archive"),
+    ("post", "/api/v1/projects/{pid}/tasks/export"),
+}
 
 
 def _open_schema(schema: dict | None) -> bool:

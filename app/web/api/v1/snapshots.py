@@ -46,7 +46,11 @@ def download(snapshot: SnapshotDep, split: SplitName = Query("train")) -> FileRe
     return snapshot_download(snapshot, split)
 
 
-@router.get("/snapshots/{sid}/archive", response_class=StreamingResponse)
+@router.get(
+    "/snapshots/{sid}/archive",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "the snapshot's files in one .zip"}},
+)
 def download_archive(snapshot: SnapshotDep) -> StreamingResponse:
     """Every file of the snapshot in one .zip (splits, images, manifest)."""
     return snapshot_archive(snapshot)
