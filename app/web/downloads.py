@@ -58,6 +58,8 @@ def snapshot_archive(snapshot: Snapshot) -> StreamingResponse:
             archive.writestr("manifest.json", orjson.dumps(snapshot.manifest, option=orjson.OPT_INDENT_2))
             yield out.take()
             for name, path in files:
+                if name == "manifest.json":  # written above, from the snapshot's record
+                    continue
                 with path.open("rb") as source, archive.open(name, "w") as target:
                     while block := source.read(1 << 20):
                         target.write(block)

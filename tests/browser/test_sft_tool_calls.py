@@ -134,8 +134,10 @@ def test_an_annotator_corrects_a_drafted_call_by_keyboard(page: Page, live_serve
     task.locator(".sft-calls .call").first.locator("textarea.call-args").focus()
     _retype(page, '{"city": "Porto", "days": 4}')
     _shot(page, "sft-call-added")
+    second_task = task.get_attribute("data-task")
     page.keyboard.press("Control+Enter")
-    expect(status).to_have_text("Saved.")
+    # the status still says "Saved." from the first answer: wait for this task to leave the page instead
+    expect(page.locator(f'#workspace section.task[data-task="{second_task}"]')).to_have_count(0)
     second = _stored(project_id)[1][0]
     assert second.result["tool_calls"] == [
         {"name": "get_weather", "arguments": {"city": "Porto", "days": 4}},
