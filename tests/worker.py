@@ -19,9 +19,15 @@ from app.models import Job
 ROOT = Path(__file__).resolve().parents[1]
 
 
+READY_TIMEOUT_S = 180.0  # a worker importing the app on a loaded two-core machine
+
+
 def worker_process(queue: str, log_name: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A worker process on one queue for as long as the generator lives, its output in the data dir."""
-    log = open(Path(os.environ["PREFLAB_DATA_DIR"]) / log_name, "wb")  # noqa: SIM115
+    """A worker process on one queue for as long as the generator lives, its output in the data dir. It is
+    handed over once Celery says it is ready (consuming), so a test's first job does not wait for its
+    start-up, and a worker that cannot start fails the test with its log rather than a timeout elsewhere."""
+    path = Path(os.environ["PREFLAB_DATA_DIR"]) / log_name
+    log = open(path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         worker_command(queue, "--pool", "solo", *QUIET_WORKER),
         cwd=ROOT,
@@ -30,6 +36,7 @@ def worker_process(queue: str, log_name: str, **env: str) -> Iterator[subprocess
         stderr=subprocess.STDOUT,
     )
     try:
+        _wait_until_ready(proc, path)
         yield proc
     finally:  # also when the generator is closed (contextlib.closing)
         proc.terminate()
@@ -39,6 +46,17 @@ def worker_process(queue: str, log_name: str, **env: str) -> Iterator[subprocess
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _wait_until_ready(proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while b" ready." not in log.read_bytes():
+        if proc.poll() is not None:
+            raise AssertionError(f"the worker exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            late = f"the worker was not ready in {READY_TIMEOUT_S:.0f} s"
+            raise AssertionError(f"{late}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
