@@ -45,7 +45,9 @@ INSERT INTO members (project_id, user_id, role, created_at) SELECT 1, id, 'annot
 INSERT INTO tasks (project_id, external_id, dedupe_key, prompt, responses, meta, priority, status,
                    annotation_count, reserved, gold, created_at)
 SELECT 1, 't' || g, 't' || g, to_jsonb('Question ' || g || '?'),
-  '[{"id": "a", "text": "first answer"}, {"id": "b", "text": "second answer"}]'::jsonb, '{}', 0, 'done', 2, 0,
+  jsonb_build_array(jsonb_build_object('id', 'a', 'text', 'first answer', 'model', 'model-' || g % 4),
+                    jsonb_build_object('id', 'b', 'text', 'second answer', 'model', 'model-' || (g + 1) % 4)),
+  '{}', 0, 'done', 2, 0,
   CASE WHEN g <= 1000 THEN '{"choice": "a"}'::jsonb END, now() - (g % 60) * interval '1 day'
 FROM generate_series(1, :tasks) g;
 INSERT INTO assignments (task_id, project_id, user_id, "order", seed, status, expires_at, completed_at,
@@ -67,16 +69,18 @@ FROM tasks WHERE id % 10 = 0;
 """
 
 
-def seed(annotations: int) -> float:
+def seed(annotations: int, db_name: str = DB_NAME) -> float:
+    """A fresh database `db_name`, migrated, holding the project; seconds the rows took."""
     import psycopg
 
+    url = URL.replace(DB_NAME, db_name)
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    env = {**os.environ, "PREFLAB_DATABASE_URL": URL}
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    env = {**os.environ, "PREFLAB_DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, env=env, check=True)
     started = time.perf_counter()
-    with psycopg.connect(URL.replace("+psycopg", "")) as conn:
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
         for statement in SEED_SQL.replace(":tasks", str(annotations // 2)).split(";\n"):
             if statement.strip():
                 conn.execute(statement)

@@ -6,7 +6,10 @@ resident memory grew at the peak (sampled every 20 ms) and stayed grown after.
 
 Embedded SQLite in a temporary data dir; one uvicorn process. Payloads: a 100 KB `.json` nested 50,000
 deep; a gzip of 1 GiB of spaces (~1 MB); a gzip of one 1 GiB line; a prompt-template preview that would
-build a 1 GB string, and one that loops over range(100001); 100,000 nameless multipart parts."""
+build a 1 GB string, and one that loops over range(100001); 100,000 nameless multipart parts; and the
+images issue's: a .zip whose image inflates to 1 GiB (a zip bomb), a PNG of a few hundred bytes claiming
+50,000 x 50,000 pixels, a .zip of 100,001 entries, a row naming a file outside the archive, and a JSONL
+row whose data-URI image is 40 MB of base64."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import sys
 sys.path[:] = [p for p in sys.path if not p.endswith("bench")]  # bench/queue.py shadows the stdlib's
 
 import io  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
@@ -22,6 +26,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+import zipfile  # noqa: E402
 import zlib  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -74,6 +79,51 @@ class Watch(threading.Thread):
         )
 
 
+def zip_of(
+    rows: list[dict[str, object]], files: dict[str, bytes], big: tuple[str, int] | None = None
+) -> bytes:
+    """A .zip of a rows file and images; `big`: one more entry of that many zero bytes, written in chunks."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("rows.jsonl", "\n".join(json.dumps(r) for r in rows))
+        for path, data in files.items():
+            z.writestr(path, data)
+        if big is not None:
+            with z.open(big[0], "w", force_zip64=True) as entry:
+                for _ in range(big[1] // 2**20):
+                    entry.write(bytes(2**20))
+    return out.getvalue()
+
+
+def image_row(images: list[str], i: int = 0) -> dict[str, object]:
+    ask = [{"role": "user", "content": "<image>Which fits?" * len(images)}]
+    return {
+        "external_id": f"img-{i}",
+        "messages": ask,
+        "images": images,
+        "responses": ["A square", "A circle"],
+    }
+
+
+def job_verdict(job_id: int) -> str:
+    """Run the queued import job in this process (as the worker would) and say how it ended, with this
+    process's CPU and peak memory growth while it ran."""
+    from app.core.db import session_scope
+    from app.imports.job import run_import_job
+    from app.models import Job
+
+    me = psutil.Process()
+    watch = Watch(me)
+    watch.start()
+    run_import_job(job_id)
+    peak, _, cpu = watch.end()
+    with session_scope() as session:
+        job = session.get_one(Job, job_id)
+        errors = (job.result or {}).get("errors") or []
+        said = f"line {errors[0]['line']}: {errors[0]['message']}" if errors else job.error or job.status
+    return f"job {job.status} (worker cpu {cpu:.2f} s, peak +{peak:.1f} MB): {said}"
+
+
 def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="preflab-hostile-"))
     env = {
@@ -88,6 +138,7 @@ def main() -> None:
     from app.core.db import session_scope
     from app.projects.schemas import ProjectCreate
     from app.projects.service import create_project
+    from tests import factories
 
     run_migrations()
     password = "hostile-bench-password"
@@ -143,6 +194,29 @@ def main() -> None:
                 "100,000 nameless multipart parts",
                 lambda: api.post(f"/api/v1/projects/{pid}/imports", files=parts),
             ),
+            (
+                "a zip whose image inflates to 1 GiB",
+                upload("bomb.zip", zip_of([image_row(["a.png"])], {}, ("a.png", GIB))),
+            ),
+            (
+                "a PNG claiming 50,000 x 50,000 px",
+                upload("pixels.zip", zip_of([image_row(["a.png"])], {"a.png": factories.pixel_bomb()})),
+            ),
+            (
+                "a zip of 100,001 entries",
+                upload("many.zip", zip_of([image_row(["a.png"])], {f"f{i}": b"" for i in range(100_001)})),
+            ),
+            (
+                "a row naming ../../etc/passwd",
+                upload("climb.zip", zip_of([image_row(["../../etc/passwd"])], {})),
+            ),
+            (
+                "a 40 MB data-URI image",
+                upload(
+                    "uri.jsonl",
+                    (json.dumps(image_row(["data:image/png;base64," + "A" * 40 * 2**20])) + "\n").encode(),
+                ),
+            ),
         ]
         columns = ("status", "answer s", "server cpu s", "peak +MB", "kept +MB")
         print(f"{'payload':34}" + "".join(f"{c:>14}" for c in columns))
@@ -162,6 +236,10 @@ def main() -> None:
             except ValueError:
                 found = re.search(r'role="alert"[^>]*>\s*([^<]{0,140})', response.text)
                 said = found[1] if found else response.text[:140]
+            if (
+                response.status_code == 202
+            ):  # a large upload: the import job's verdict, run here as a worker would
+                said = job_verdict(response.json()["job_id"])
             print(f"{'':34}  {str(said)[:140]}")
     finally:
         server.terminate()

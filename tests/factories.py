@@ -330,3 +330,20 @@ def make_image(session: Session, project: Project, data: bytes | None = None) ->
     store(checked)
     link(session, project.id, [checked.ref()])
     return checked.ref()
+
+
+def pixel_bomb(side: int = 50_000) -> bytes:
+    """A PNG of a few hundred bytes whose header claims side x side pixels (gigabytes, decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )

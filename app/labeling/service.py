@@ -25,6 +25,7 @@ from app.models import (
     Assignment,
     Member,
     Project,
+    ProjectCount,
     Role,
     Task,
     TaskFlag,
@@ -382,7 +383,9 @@ def my_progress(session: Session, *, project: Project, user: User, now: datetime
             Annotation.user_id == user.id, Annotation.project_id == project.id
         )
     ).one()
-    done, tasks = session.execute(
-        select(func.count().filter(Task.status == "done"), func.count()).where(Task.project_id == project.id)
+    done, tasks = session.execute(  # the project's kept counts (app/models/figures.py), not a count
+        select(
+            func.coalesce(func.sum(ProjectCount.done), 0), func.coalesce(func.sum(ProjectCount.tasks), 0)
+        ).where(ProjectCount.project_id == project.id)
     ).one()
     return MyProgress(int(today), int(total), int(done), int(tasks))

@@ -9,9 +9,9 @@ Strengths are reported on the familiar Elo-like scale: 400 * log10(p_i) + 1000, 
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,18 +20,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.kinds import kind_of
+from app.loop.games import Game, games_of
 from app.loop.schemas import Board, Leaderboard
-from app.models import Annotation, Project, Suggestion, Task
+from app.models import Project, ProjectGame
+from app.quality import task_figures
+
+__all__ = ["SCALE", "Game", "fit", "fit_tally", "games_of", "project_leaderboard"]
 
 BOOTSTRAP = 200
 SCALE = 400 / math.log(10)
-
-
-@dataclass(frozen=True)
-class Game:
-    a: str  # model names
-    b: str
-    outcome: int  # +1 a won, -1 b won, 0 tie
 
 
 def _fit(
@@ -72,31 +69,39 @@ def _fit(
     return theta, float(math.exp(result.x[-1])) if has_ties else 0.0
 
 
+Tally = Mapping[tuple[str, str, int], int]  # (model a, model b, outcome) -> how many such games
+
+
 def fit(games: Sequence[Game], *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> dict[str, Any]:
-    models = sorted({g.a for g in games} | {g.b for g in games})
+    return fit_tally(Counter((g.a, g.b, g.outcome) for g in games), bootstrap=bootstrap, seed=seed)
+
+
+def fit_tally(
+    tally: Tally, *, bootstrap: int = BOOTSTRAP, seed: int = 0, reuse: Hashable | None = None
+) -> dict[str, Any]:
+    """The board from how often each (a, b, outcome) happened: a fit over counts, never over each vote.
+    `reuse` names the board, for reusing its recent bootstrap while votes arrive (see _spread)."""
+    tally = {k: n for k, n in tally.items() if n > 0}
+    total = int(sum(tally.values()))
+    models = sorted({k[0] for k in tally} | {k[1] for k in tally})
     if len(models) < 2:
-        return {"models": [], "matrix": {}, "games": len(games), "tie_parameter": None}
+        return {"models": [], "matrix": {}, "games": total, "tie_parameter": None, "interval_games": None}
     index = {m: i for i, m in enumerate(models)}
-    tally = Counter((index[g.a], index[g.b], g.outcome) for g in games)
-    keys = list(tally)
-    a = np.array([k[0] for k in keys])
-    b = np.array([k[1] for k in keys])
+    keys = sorted(tally)
+    a = np.array([index[k[0]] for k in keys])
+    b = np.array([index[k[1]] for k in keys])
     o = np.array([k[2] for k in keys])
     counts = np.array([tally[k] for k in keys], dtype=float)
     theta, nu = _fit(a, b, o, counts, len(models))
-    rng = np.random.default_rng(seed)
-    # the bootstrap resamples comparisons: a multinomial draw over the distinct ones
-    draws = [
-        _fit(a, b, o, rng.multinomial(len(games), counts / counts.sum()).astype(float), len(models))[0]
-        for _ in range(bootstrap)
-    ]
-    spread = np.array(draws) if draws else None
+    spread, interval_games = _spread(a, b, o, counts, tuple(models), theta, bootstrap, seed, reuse)
     record: dict[str, Counter[str]] = {m: Counter() for m in models}
-    pairs: dict[tuple[str, str], list[float]] = {}
-    for g in games:
-        for me, them, score in ((g.a, g.b, g.outcome), (g.b, g.a, -g.outcome)):
-            record[me]["wins" if score > 0 else "losses" if score < 0 else "ties"] += 1
-            pairs.setdefault((me, them), []).append(1.0 if score > 0 else 0.5 if score == 0 else 0.0)
+    points: dict[tuple[str, str], list[float]] = {}  # (me, them) -> [score sum, games]
+    for (ma, mb, outcome), n in tally.items():
+        for me, them, score in ((ma, mb, outcome), (mb, ma, -outcome)):
+            record[me]["wins" if score > 0 else "losses" if score < 0 else "ties"] += n
+            got = points.setdefault((me, them), [0.0, 0.0])
+            got[0] += n * (1.0 if score > 0 else 0.5 if score == 0 else 0.0)
+            got[1] += n
     rows = []
     for i, model in enumerate(models):
         low = high = None
@@ -114,47 +119,91 @@ def fit(games: Sequence[Game], *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> 
             }
         )
     rows.sort(key=lambda r: -float(r["score"] or 0))
-    matrix = {m: {o_: (sum(v) / len(v)) for (me, o_), v in pairs.items() if me == m} for m in models}
-    return {"models": rows, "matrix": matrix, "games": len(games), "tie_parameter": nu}
+    matrix = {m: {them: v[0] / v[1] for (me, them), v in points.items() if me == m} for m in models}
+    return {
+        "models": rows,
+        "matrix": matrix,
+        "games": total,
+        "tie_parameter": nu,
+        "interval_games": interval_games if spread is not None else None,
+    }
 
 
-def games_of(responses: list[dict[str, Any]], votes: Mapping[tuple[str, str], int]) -> Iterable[Game]:
-    """Pair votes (response ids) as games between the models that wrote the responses."""
-    model_of = {str(r["id"]): r.get("model") for r in responses}
-    for (x, y), outcome in votes.items():
-        mx, my = model_of.get(x), model_of.get(y)
-        if mx and my and mx != my:
-            yield Game(mx, my, outcome)
+# The bootstrap is the board's cost (hundreds of fits). Its spread is kept per distinct tally, so a board read
+# again without new votes costs one fit; and per board (`reuse`) while votes arrive: a spread at most
+# REUSE_S old, drawn from within REUSE_SHARE of today's games on the same models, is reused around today's
+# strengths, and the board says from how many games it was drawn.
+_SPREADS: dict[tuple[Any, ...], np.ndarray | None] = {}
+_RECENT: dict[Hashable, tuple[float, int, tuple[str, ...], np.ndarray, np.ndarray | None]] = {}
+_KEPT = 64
+REUSE_S = 60.0
+REUSE_SHARE = 0.05
 
 
-def _ids(responses: list[dict[str, Any]]) -> list[str]:
-    return [str(r["id"]) for r in responses]
+def _keep(store: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(store) >= _KEPT and key not in store:
+        store.pop(next(iter(store)))
+    store[key] = value
+
+
+def _spread(
+    a: np.ndarray,
+    b: np.ndarray,
+    o: np.ndarray,
+    counts: np.ndarray,
+    models: tuple[str, ...],
+    theta: np.ndarray,
+    bootstrap: int,
+    seed: int,
+    reuse: Hashable | None,
+) -> tuple[np.ndarray | None, int]:
+    """The bootstrap's log-strengths (one row per draw) and the number of games they were drawn from."""
+    total = int(counts.sum())
+    key = (models, bootstrap, seed, a.tobytes(), b.tobytes(), o.tobytes(), counts.tobytes())
+    if key in _SPREADS:
+        return _SPREADS[key], total
+    recent = _RECENT.get(reuse) if reuse is not None else None
+    if recent is not None:
+        at, games, names, centre, spread = recent
+        if (
+            names == models
+            and spread is not None
+            and time.monotonic() - at < REUSE_S
+            and abs(total - games) <= REUSE_SHARE * games
+        ):
+            return spread - centre + theta, games
+    rng = np.random.default_rng(seed)
+    # the bootstrap resamples comparisons: a multinomial draw over the distinct ones
+    draws = [
+        _fit(a, b, o, rng.multinomial(total, counts / counts.sum()).astype(float), len(models))[0]
+        for _ in range(bootstrap)
+    ]
+    spread = np.array(draws) if draws else None
+    _keep(_SPREADS, key, spread)
+    if reuse is not None:
+        _keep(_RECENT, reuse, (time.monotonic(), total, models, theta, spread))
+    return spread, total
 
 
 def project_leaderboard(session: Session, project: Project) -> Leaderboard:
-    """From the human votes and, separately, from the LLM judge's."""
-    kind = kind_of(project)
-    if not kind.compares_responses:
-        return _board([], [])
-    human: list[Game] = []
+    """From the human votes and, separately, from the LLM judge's: the games kept per project
+    (app/quality/task_figures.py), brought up to date first."""
+    if not kind_of(project).compares_responses:
+        return _board({}, {})
+    task_figures.up_to_date(session, project)
+    tallies: dict[str, Counter[tuple[str, str, int]]] = {"human": Counter(), "judge": Counter()}
     rows = session.execute(
-        select(Annotation.result, Task.responses)
-        .join(Task, Task.id == Annotation.task_id)
-        .where(Annotation.project_id == project.id, Annotation.status != "rejected")
-    )
-    for result, responses in rows:
-        human.extend(games_of(responses, kind.pair_votes(_ids(responses), result)))
-    judge: list[Game] = []
-    if kind.has_judge_board:
-        judged = session.execute(
-            select(Suggestion.result, Task.responses)
-            .join(Task, Task.id == Suggestion.task_id)
-            .where(Task.project_id == project.id, Suggestion.of_kind("judge"), Suggestion.error.is_(None))
+        select(ProjectGame.board, ProjectGame.a, ProjectGame.b, ProjectGame.outcome, ProjectGame.n).where(
+            ProjectGame.project_id == project.id, ProjectGame.n > 0
         )
-        for result, responses in judged:
-            judge.extend(games_of(responses, kind.judge_votes(_ids(responses), result)))
-    return _board(human, judge)
+    )
+    for board, a, b, outcome, n in rows:
+        tallies.setdefault(board, Counter())[(a, b, int(outcome))] += int(n)
+    return _board(tallies["human"], tallies["judge"], project.id)
 
 
-def _board(human: Sequence[Game], judge: Sequence[Game]) -> Leaderboard:
-    return Leaderboard(human=Board.model_validate(fit(human)), judge=Board.model_validate(fit(judge)))
+def _board(human: Tally, judge: Tally, project_id: int | None = None) -> Leaderboard:
+    return Leaderboard(
+        human=Board.model_validate(fit_tally(human, reuse=(project_id, "human") if project_id else None)),
+        judge=Board.model_validate(fit_tally(judge, reuse=(project_id, "judge") if project_id else None)),
+    )

@@ -53,6 +53,12 @@ class Board(BaseModel):
     )
     games: int
     tie_parameter: float | None = Field(description="Davidson's nu; 0 without ties")
+    interval_games: int | None = Field(
+        None,
+        description="the games the intervals' bootstrap was drawn from: while votes arrive, a recent "
+        "bootstrap's spread is reused around the current strengths (at most a minute old, within 5 % of the "
+        "games), so a board costs one fit",
+    )
 
 
 class Leaderboard(BaseModel):

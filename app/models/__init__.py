@@ -6,6 +6,7 @@ from app.models.base import Base, utcnow
 from app.models.chat import ChatTurn, Conversation
 from app.models.comment import Comment, Notification
 from app.models.credential import Credential
+from app.models.figures import ProjectAnnotator, ProjectCount, ProjectGame, StaleTask, TaskFigures, TaskGame
 from app.models.job import FINISHED, Job, JobMetric
 from app.models.llm import LlmCacheEntry, PromptTemplate
 from app.models.loop import Round
@@ -37,6 +38,9 @@ __all__ = [
     "Notification",
     "PasswordReset",
     "Project",
+    "ProjectAnnotator",
+    "ProjectCount",
+    "ProjectGame",
     "ProjectImage",
     "ProjectStats",
     "PromptTemplate",
@@ -44,9 +48,12 @@ __all__ = [
     "Role",
     "Round",
     "Snapshot",
+    "StaleTask",
     "Suggestion",
     "Task",
+    "TaskFigures",
     "TaskFlag",
+    "TaskGame",
     "TrainedModel",
     "User",
     "utcnow",

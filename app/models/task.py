@@ -102,7 +102,18 @@ class Assignment(IdMixin, CreatedMixin, Base):
     """A lease of one task to one annotator, with the order in which responses were shown."""
 
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_user_task", "user_id", "task_id"),)
+    __table_args__ = (
+        Index("ix_assignments_user_task", "user_id", "task_id"),
+        # Live leases by expiry: every claim looks for expired ones to reap (app/labeling/queue.py), and a
+        # project's million past leases must not be read to find none.
+        Index(
+            "ix_assignments_active_expiry",
+            "project_id",
+            "expires_at",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
 
     task_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("tasks.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("projects.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.auth.audit import record
 from app.core.errors import InvalidInput, NotFound
 from app.jobs.runtime import create_job
-from app.models import Annotation, Job, Member, Project, Role, Task, User, utcnow
+from app.models import Job, Member, Project, ProjectCount, Role, Task, User, utcnow
 from app.projects.schemas import ProjectCreate, ProjectRead, ProjectUpdate, validate_settings
 
 # The queue order is a project setting; the loop (app/loop/scoring.py, apply_order) runs this job.
@@ -125,7 +125,8 @@ def visible_projects(
 
 
 def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Task, annotation and done counts for many projects in two grouped queries."""
+    """Task, annotation and done counts for many projects: the sums of their kept counts (project_counts,
+    app/models/figures.py), never a count over the tasks or the annotations."""
     counts: dict[int, dict[str, int]] = {
         pid: {"tasks": 0, "annotations": 0, "done": 0} for pid in project_ids
     }
@@ -133,23 +134,16 @@ def project_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
         return counts
     rows = session.execute(
         select(
-            Task.project_id,
-            func.count(),
-            func.sum(case((Task.status == "done", 1), else_=0)),
-            func.sum(Task.annotation_count),
+            ProjectCount.project_id,
+            func.sum(ProjectCount.tasks),
+            func.sum(ProjectCount.done),
+            func.sum(ProjectCount.annotations),
         )
-        .where(Task.project_id.in_(project_ids))
-        .group_by(Task.project_id)
+        .where(ProjectCount.project_id.in_(project_ids))
+        .group_by(ProjectCount.project_id)
     ).all()
-    for pid, n, done, _ in rows:
-        counts[pid]["tasks"] = int(n)
-        counts[pid]["done"] = int(done or 0)
-    for pid, n in session.execute(
-        select(Annotation.project_id, func.count())
-        .where(Annotation.project_id.in_(project_ids))
-        .group_by(Annotation.project_id)
-    ).all():
-        counts[pid]["annotations"] = int(n)
+    for pid, tasks, done, answers in rows:
+        counts[pid] = {"tasks": int(tasks or 0), "annotations": int(answers or 0), "done": int(done or 0)}
     return counts
 
 

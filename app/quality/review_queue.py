@@ -1,7 +1,8 @@
 """The review queue (DESIGN §4.4): tasks with unreviewed human answers, most disagreement first, then most
 misses against gold, then oldest.
 
-The order is computed, not a column, so a page's cursor is the last item's place in that order (its sort
+Each task's figures are kept in task_figures (app/quality/task_figures.py), so a page is one index range
+however many answers the project has. A page's cursor is the last item's place in that order (its sort
 key): the next page holds the items after it. A task reviewed meanwhile drops out without shifting the
 others, as with any keyset cursor."""
 
@@ -14,14 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, true
+from sqlalchemy import literal, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from app.core.errors import InvalidInput
 from app.kinds import kind_of
-from app.models import Annotation, Project, Task
+from app.models import Annotation, Project, Task, TaskFigures
+from app.models.base import UTCDateTime
+from app.quality import task_figures
 
-CHUNK = 5000  # task ids per query, under every backend's limit on bound parameters
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Place = tuple[float, float, int, int]  # (-disagreement, -gold misses, waiting since in µs, task id)
@@ -46,6 +48,7 @@ class QueueItem:
 class QueuePage:
     items: list[QueueItem]
     next_cursor: str | None
+    catching_up: bool = False  # stale tasks were left for the stats job: the order is not final yet
 
 
 @dataclass
@@ -69,7 +72,8 @@ def decode_cursor(cursor: str) -> Place:
         raise InvalidInput("cursor: pass the next_cursor of the previous page", field="cursor") from None
 
 
-def _pending_tasks(session: Session, project: Project, filters: QueueFilters) -> list[int]:
+def _pending_answers(project: Project, filters: QueueFilters) -> Any:
+    """SQL: the tasks with an unreviewed answer that the filters keep."""
     pending = select(Annotation.task_id).where(
         Annotation.project_id == project.id, Annotation.status == "submitted"
     )
@@ -82,24 +86,11 @@ def _pending_tasks(session: Session, project: Project, filters: QueueFilters) ->
     if filters.answer:
         answer_is = kind_of(project).answer_filter(Annotation.result, filters.answer)
         pending = pending.where(answer_is if answer_is is not None else true())
-    return [tid for (tid,) in session.execute(pending.distinct())]
+    return pending
 
 
-def _item(project: Project, task_id: int, answers: list[Any]) -> QueueItem:
-    """Disagreement is 1 - (share of the most common answer) over the task's counted answers."""
-    kind = kind_of(project)
-    gold = answers[0].gold
-    scores = [kind.gold_score(a.result, gold, project.settings) for a in answers]
-    known = [s for s in scores if s is not None]
-    waiting = [a.created_at for a in answers if a.status == "submitted"]
-    return QueueItem(
-        task_id=task_id,
-        disagreement=kind.disagreement([a.result for a in answers]),
-        gold_miss=1 - sum(known) / len(known) if known else 0.0,
-        pending=len(waiting),
-        answers=len(answers),
-        oldest=min(waiting) if waiting else min(a.created_at for a in answers),
-    )
+def _filtered(filters: QueueFilters) -> bool:
+    return any(v is not None and v != "" for v in vars(filters).values())
 
 
 def review_queue(
@@ -110,24 +101,28 @@ def review_queue(
     cursor: str | None = None,
     limit: int = 50,
 ) -> QueuePage:
-    """One page of the queue, after `cursor` (the previous page's next_cursor)."""
+    """One page of the queue, after `cursor` (the previous page's next_cursor), read from the figures kept
+    per task (app/quality/task_figures.py) in the order of their index."""
     after = decode_cursor(cursor) if cursor else None
-    task_ids = _pending_tasks(session, project, filters or QueueFilters())
-    items = []
-    for start in range(0, len(task_ids), CHUNK):
-        rows = session.execute(
-            select(Annotation.task_id, Annotation.result, Annotation.status, Annotation.created_at, Task.gold)
-            .join(Task, Task.id == Annotation.task_id)
-            .where(Annotation.task_id.in_(task_ids[start : start + CHUNK]), Annotation.status != "rejected")
+    filters = filters or QueueFilters()
+    current = task_figures.up_to_date(session, project)
+    f = TaskFigures
+    stmt = select(f).where(f.project_id == project.id, f.pending > 0)
+    if _filtered(filters):
+        stmt = stmt.where(f.task_id.in_(_pending_answers(project, filters)))
+    if after is not None:
+        d, g, micros, tid = after
+        since = literal(_EPOCH + timedelta(microseconds=micros), UTCDateTime())
+        stmt = stmt.where(
+            tuple_(-f.disagreement, -f.gold_miss, f.since, f.task_id) > tuple_(d, g, since, tid)
         )
-        grouped: dict[int, list[Any]] = {}
-        for row in rows:
-            grouped.setdefault(row.task_id, []).append(row)
-        items += [_item(project, tid, answers) for tid, answers in grouped.items()]
-    ranked = sorted((i for i in items if after is None or i.place() > after), key=QueueItem.place)
-    page = ranked[:limit]
-    more = len(ranked) > limit
-    return QueuePage(page, encode_cursor(page[-1].place()) if more else None)
+    stmt = stmt.order_by(f.disagreement.desc(), f.gold_miss.desc(), f.since, f.task_id).limit(limit + 1)
+    rows = list(session.scalars(stmt))
+    items = [
+        QueueItem(r.task_id, r.disagreement, r.gold_miss, r.pending, r.answers, r.since) for r in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return QueuePage(items, encode_cursor(items[-1].place()) if more else None, catching_up=not current)
 
 
 def next_for_review(session: Session, project: Project, *, after_task: int) -> int | None:

@@ -17,7 +17,7 @@ from app.auth import audit
 from app.core.errors import Forbidden, InvalidInput
 from app.core.security import pseudonym
 from app.labeling.results import check_result
-from app.models import Annotation, Assignment, Project, Review, Task, User
+from app.models import Annotation, Assignment, Project, ProjectAnnotator, Review, Task, User
 
 STATUS_OF = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
 
@@ -134,9 +134,9 @@ def answer_on(session: Session, task: Task, annotation_uuid: str) -> Annotation 
 
 
 def annotator_ids(session: Session, project: Project) -> list[int]:
-    """Everyone who answered in the project."""
+    """Everyone who answered in the project (kept by a trigger: no scan of the answers)."""
     return list(
-        session.scalars(select(Annotation.user_id).where(Annotation.project_id == project.id).distinct())
+        session.scalars(select(ProjectAnnotator.user_id).where(ProjectAnnotator.project_id == project.id))
     )
 
 

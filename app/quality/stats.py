@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from app.jobs.runtime import create_job
 from app.kinds import kind_of
 from app.models import Job, Project, ProjectStats, utcnow
-from app.quality import figures, metrics
+from app.prelabel.metrics import prelabel_metrics
+from app.prelabel.schemas import Metrics
+from app.quality import figures, metrics, task_figures
 from app.quality.figures import sample_answers
 from app.quality.task_agreement import refresh_agreement
 
@@ -75,6 +77,7 @@ def compute_stats(session: Session, project: Project) -> dict[str, Any]:
         "time": figures.time_spent(people, floor_ms),
         "rewrites": figures.rewrites(session, project, evidence.rewrites),
         "annotators": figures.annotator_rows(session, project, people, evidence),
+        "prelabel": prelabel_metrics(session, project).model_dump(mode="json"),
         "compute_ms": round((time.perf_counter() - started) * 1000),
     }
 
@@ -89,6 +92,7 @@ def max_age(annotations: int) -> timedelta:
 
 def store_stats(session: Session, project: Project) -> dict[str, Any]:
     refresh_agreement(session, project)  # each task's own figure, for the data manager, kept with the rest
+    task_figures.refresh(session, project)  # the review queue's order and the leaderboard's games
     data = compute_stats(session, project)
     values = {
         "computed_at": utcnow(),
@@ -121,6 +125,17 @@ def stats_for(session: Session, project: Project, *, refresh: bool = False) -> d
             request_refresh(session, project)
             return {**cached.data, "cached": True, "stale": True}
     return {**store_stats(session, project), "cached": False, "stale": False}
+
+
+def prelabel_figures(session: Session, project: Project) -> Metrics:
+    """The pre-label page's figures: computed now on a small project; on a large one, kept with the
+    dashboard's figures (they read every suggestion and every answer) and refreshed by the same job."""
+    cached = session.get(ProjectStats, project.id)
+    if cached is None or cached.annotation_count < LARGE or "prelabel" not in cached.data:
+        return prelabel_metrics(session, project)
+    if utcnow() - cached.computed_at >= max_age(cached.annotation_count):
+        request_refresh(session, project)
+    return Metrics.model_validate(cached.data["prelabel"])
 
 
 def request_refresh(session: Session, project: Project) -> None:

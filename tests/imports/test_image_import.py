@@ -109,23 +109,6 @@ def test_data_uris_import_without_a_zip_and_get_their_placeholder(
     assert task.meta["images"][0]["bytes"] == len(PNG)
 
 
-def _pixel_bomb(side: int = 50_000) -> bytes:
-    """A PNG of a few hundred bytes whose header claims side x side pixels (gigabytes, decoded)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-        + chunk(b"IEND", b"")
-    )
-
-
 def _bomb() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -182,7 +165,7 @@ def test_hostile_archives_and_limits_are_refused(
         r.status_code == 422
         and '2 "<image>" placeholders but "images" lists 1' in r.json()["errors"][0]["message"]
     )
-    pixels = _zip([_row(0, ["a.png"])], {"a.png": _pixel_bomb()}, name="rows.jsonl")
+    pixels = _zip([_row(0, ["a.png"])], {"a.png": factories.pixel_bomb()}, name="rows.jsonl")
     r = _post(client, auth, project.id, pixels)
     assert r.status_code == 422 and "PREFLAB_MAX_IMAGE_PIXELS" in r.json()["errors"][0]["message"], r.text
     monkeypatch.setenv("PREFLAB_MAX_IMAGE_MB", "0.001")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.loop.leaderboard import SCALE, Game, fit
+from app.loop import leaderboard
+from app.loop.leaderboard import SCALE, Game, fit, fit_tally
 from app.models import Role
 from tests import factories
 from tests.conftest import sign_in
@@ -95,3 +97,29 @@ def test_a_ranking_projects_judge_has_its_own_board(client: TestClient, db: Sess
     judged = board["judge"]
     assert [m["model"] for m in judged["models"]] == ["big", "mid", "small"]
     assert judged["games"] == 12  # three pairs a task
+
+
+def test_while_votes_arrive_a_recent_bootstrap_is_reused_around_the_new_strengths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tally = Counter((g.a, g.b, g.outcome) for g in _simulate(2000))
+    first = fit_tally(tally, reuse=("p", "human"))
+    assert first["interval_games"] == first["games"] == 2000
+    more = Counter(tally)
+    more[("small", "large", 1)] += 60  # 3 % more games, all upsets
+    second = fit_tally(more, reuse=("p", "human"))
+    assert second["interval_games"] == 2000 and second["games"] == 2060
+    by_model = {r["model"]: r for r in first["models"]}
+    for row in second["models"]:  # the same spread, centred on the new strengths
+        was = by_model[row["model"]]
+        assert row["score"] != pytest.approx(was["score"], abs=1e-6)
+        assert row["high"] - row["score"] == pytest.approx(was["high"] - was["score"])
+    assert fit_tally(more)["interval_games"] == 2060  # not reused where the board is not named
+    much_more = Counter(more)
+    much_more[("small", "large", 1)] += 400  # beyond 5 %: a new bootstrap
+    assert fit_tally(much_more, reuse=("p", "human"))["interval_games"] == 2460
+    much_more[("medium", "large", 0)] += 1
+    assert fit_tally(much_more, reuse=("p", "human"))["interval_games"] == 2460  # within 5 %: reused
+    monkeypatch.setattr(leaderboard, "REUSE_S", 0.0)  # too old: a new bootstrap
+    much_more[("medium", "large", 0)] += 1
+    assert fit_tally(much_more, reuse=("p", "human"))["interval_games"] == 2462

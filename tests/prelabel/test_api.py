@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Job, Role
+from app.models import Job, ProjectStats, Role, utcnow
+from app.quality import stats
+from app.quality.stats import store_stats
 from tests import factories
 
 LABELS = {"labels": ["Billing", "Delivery", "Account"]}
@@ -118,7 +124,7 @@ def test_templates_get_versions_and_bad_ones_are_refused(client: TestClient, db:
     assert db.get_one(Job, started.json()["job_id"]).params["template"]["version"] == 2
 
 
-def test_suggestions_and_metrics(client: TestClient, db: Session) -> None:
+def test_suggestions_and_metrics(client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     lead = factories.make_user(db)
     project = factories.make_project(db, kind="pairwise", lead=lead)
     human, reviewer = factories.make_user(db), factories.make_user(db)
@@ -156,3 +162,17 @@ def test_suggestions_and_metrics(client: TestClient, db: Session) -> None:
     assert (m["judge_human_pairs"], m["judge_human_agreement"]) == (2, 0.5)
     assert m["judge_orders_disagree"] == 1
     assert m["cost"] == 0.85 and (m["tokens_in"], m["tokens_out"]) == (300, 60)
+
+    # on a large project the figures are the ones kept with the dashboard's, refreshed by the stats job
+    monkeypatch.setattr(stats, "LARGE", 1)
+    store_stats(db, project)
+    factories.make_suggestion(db, tasks[1], cost=1.0)  # not in the kept figures yet
+    kept = client.get(f"/api/v1/projects/{project.id}/prelabel/metrics", headers=auth).json()
+    assert kept == m and db.scalar(select(Job.id).where(Job.project_id == project.id)) is None
+    db.get_one(ProjectStats, project.id).computed_at = utcnow() - timedelta(minutes=5)
+    stale = client.get(f"/api/v1/projects/{project.id}/prelabel/metrics", headers=auth).json()
+    assert stale == m  # served at once, while a job recomputes them
+    assert db.scalar(select(Job.id).where(Job.project_id == project.id, Job.of_kind("stats"))) is not None
+    store_stats(db, project)
+    fresh = client.get(f"/api/v1/projects/{project.id}/prelabel/metrics", headers=auth).json()
+    assert fresh["suggestions"] == 3 and fresh["cost"] == 1.85

@@ -24,8 +24,8 @@ from app.labeling import service as labeling
 from app.models import Assignment, Job, Project, Role, Suggestion, Task, User
 from app.prelabel import prompts, review, service
 from app.prelabel.endpoint import describe, effective_settings, legacy_notice
-from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import MODE_HELP, PrelabelRequest, ReviewBody
+from app.quality.stats import prelabel_figures
 from app.web.deps import CurrentUser, IdPath, ProjectAsAnnotator, ProjectAsLead, ProjectAsReviewer, SessionDep
 from app.web.pages.deps import FormDep
 from app.web.templating import is_htmx, render
@@ -117,7 +117,7 @@ def _page(
         "endpoint_form": typed if typed_in == "endpoint" else None,
         "template_form": typed if typed_in == "template" else None,
         "preview": preview,
-        "metrics": prelabel_metrics(session, project),
+        "metrics": prelabel_figures(session, project),
     }
     return render(request, "prelabel/page.html", ctx, block=block, status_code=status_code)
 
@@ -265,7 +265,7 @@ def cancel_job(
 
 @router.get("/projects/{pid}/prelabel/metrics")
 def metrics_block(request: Request, project: ProjectAsReviewer, session: SessionDep) -> Response:
-    ctx = {"project": project, "metrics": prelabel_metrics(session, project)}
+    ctx = {"project": project, "metrics": prelabel_figures(session, project)}
     return render(request, "prelabel/metrics.html", ctx, block="metrics")
 
 

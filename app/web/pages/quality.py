@@ -64,7 +64,8 @@ def queue_page(
     names = reviews.annotator_names(session, project, reviews.annotator_ids(session, project))
     filters = {"annotator": annotator, "label": label, "since": since, "until": until}
     ctx = _base(session, project, user, items=page.items, tasks=tasks_of(session, page.items),
-                annotators=names, filters=filters, next_cursor=page.next_cursor)  # fmt: skip
+                annotators=names, filters=filters, next_cursor=page.next_cursor,
+                catching_up=page.catching_up)  # fmt: skip
     return render(request, "quality/queue.html", ctx)
 
 

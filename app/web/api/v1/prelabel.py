@@ -18,7 +18,6 @@ from app.kinds import kind_of
 from app.models import Role, Suggestion, Task
 from app.prelabel import prompts, review, service
 from app.prelabel.endpoint import effective_settings, instance_defaults, legacy_notice
-from app.prelabel.metrics import prelabel_metrics
 from app.prelabel.schemas import (
     LlmSettings,
     Metrics,
@@ -33,6 +32,7 @@ from app.prelabel.schemas import (
     TemplateIn,
     TemplateRead,
 )
+from app.quality.stats import prelabel_figures
 from app.web.api.v1.pagination import Cursor, Limit, Page, page_of
 from app.web.deps import CurrentUser, IdPath, IdQuery, ProjectAsLead, ProjectAsReviewer, SessionDep
 
@@ -129,7 +129,7 @@ def list_suggestions(
 
 @router.get("/projects/{pid}/prelabel/metrics")
 def metrics(project: ProjectAsReviewer, session: SessionDep) -> Metrics:
-    return prelabel_metrics(session, project)
+    return prelabel_figures(session, project)
 
 
 @router.post("/projects/{pid}/prelabel/review/next", response_model=ReviewNext)
