@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.kinds import kind_of
-from app.loop.games import Game, games_of
+from app.kinds.games import Game, games_of
 from app.loop.schemas import Board, Leaderboard
 from app.models import Project, ProjectGame
 from app.quality import task_figures

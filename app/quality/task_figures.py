@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app.kinds import kind_of
-from app.loop.games import games_of, response_ids
+from app.kinds.games import games_of, response_ids
 from app.models import Annotation, Project, StaleTask, Suggestion, Task, TaskFigures, TaskGame
 
 CHUNK = 2000  # tasks recomputed per round of statements

@@ -16,10 +16,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.kinds import kind_of
+from app.kinds.games import games_of, response_ids
 from app.labeling.queue import claim_next_task
 from app.labeling.schemas import AnnotationPut
 from app.labeling.service import edit_annotation, submit_annotation
-from app.loop.games import games_of, response_ids
 from app.loop.leaderboard import project_leaderboard
 from app.models import Annotation, Job, Project, ProjectGame, Role, StaleTask, Suggestion, Task, User
 from app.projects.service import project_counts

@@ -1,5 +1,6 @@
 """Games between models: a vote on a pair of responses, read as a comparison of the models that wrote them
-(the leaderboard, app/loop/leaderboard.py, fits its strengths to them)."""
+(the leaderboard, app/loop/leaderboard.py, fits its strengths to them; app/quality/task_figures.py keeps
+each task's)."""
 
 from __future__ import annotations
 
